@@ -1,0 +1,30 @@
+# The two set-up commands of the README: `make demo` and `make test`. Both create what they need.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench goldens clean
+
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/openhsct demo
+
+test: $(STAMP)
+	bash scripts/test.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+
+bench: $(STAMP)
+	for b in bench/*.py; do $(VENV)/bin/python $$b || exit 1; done
+
+goldens:
+	Rscript reference/r/survival_goldens.R && Rscript reference/r/metafor_goldens.R
+
+clean:
+	rm -rf $(VENV) .venv-msprog openhsct-data openhsct-demo artifacts

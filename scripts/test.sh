@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The one test command (`make test`; `.ci/run` calls it). It installs what the tests need and runs
+# the whole suite on SQLite, then the database suites again on a real PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
+
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]} from Debian's packages (browser tests and PDF checks)"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq && as_root apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ -f scripts/ensure-msprog-venv.sh ]; then
+  echo "== pymsprog reference environment (.venv-msprog)"
+  bash scripts/ensure-msprog-venv.sh
+fi
+
+echo "== PostgreSQL"
+PG_URL=$(bash scripts/ensure-postgres.sh)
+echo "using $PG_URL"
+
+export OPENHSCT_HOME
+OPENHSCT_HOME=$(mktemp -d -t openhsct-test-XXXX)
+trap 'rm -rf "$OPENHSCT_HOME"' EXIT
+
+echo "== ruff"
+.venv/bin/ruff check --quiet src tests bench
+
+echo "== the whole suite on SQLite"
+env -u OPENHSCT_DATABASE_URL "$PY" -m pytest -q -p no:cacheprovider "$@"
+
+echo "== the database suites on PostgreSQL"
+OPENHSCT_DATABASE_URL="$PG_URL" OPENHSCT_TEST_BACKEND=postgresql "$PY" -m pytest -q -p no:cacheprovider \
+  -m "not browser" tests/registry tests/portal

@@ -1,0 +1,111 @@
+"""Registry commands: synth, import, export, dictionary, users."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from openhsct.commands._common import console, django, table_progress
+from openhsct.errors import OpenHSCTError
+
+
+def synth(
+    out: Path = typer.Option(..., "--out", help="Folder to write the bundle into (created if missing)."),
+    centres: int = typer.Option(3, "--centres", min=1, max=50, help="Number of fictional centres."),
+    patients: int = typer.Option(600, "--patients", min=1, help="Number of patients in all."),
+    seed: int = typer.Option(2026, "--seed", help="Random seed: the same seed gives the same bundle."),
+    fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+) -> None:
+    """Write a SYNTHETIC multi-centre cohort (fictional centres) in the exchange format."""
+    from openhsct.registry.synth import generate, write_bundle
+
+    with console.status(f"Generating {patients:,} synthetic patients…"):
+        tables = generate(centres=centres, patients=patients, seed=seed)
+        write_bundle(tables, out, fmt=fmt)
+    _counts_table("Synthetic bundle written to " + str(out), {k: len(v) for k, v in tables.items()})
+
+
+def import_(
+    bundle: Path = typer.Argument(..., help="Folder of <table>.csv / .parquet files (see docs/data-dictionary.md)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; write nothing."),
+) -> None:
+    """Validate a bundle and import it in one transaction: all of it, or nothing (exit 2 on errors)."""
+    from openhsct.registry.audit import cli_actor
+    from openhsct.registry.exchange import tables
+    from openhsct.registry.importer import import_bundle
+
+    if not bundle.exists():
+        raise OpenHSCTError(f"{bundle}: no such folder")
+    django()
+    with table_progress(f"Importing {bundle}", len(tables())) as advance:
+        report = import_bundle(bundle, actor=cli_actor(), progress=advance, dry_run=dry_run)
+    t = Table(title="Valid: nothing written (dry run)" if dry_run else "Imported")
+    for col in ("table", "created", "updated", "unchanged"):
+        t.add_column(col, justify="right" if col != "table" else "left")
+    for name in tables():
+        t.add_row(name, f"{report.created.get(name, 0):,}", f"{report.updated.get(name, 0):,}",
+                  f"{report.unchanged.get(name, 0):,}")
+    console.print(t)
+
+
+def export(
+    out: Path = typer.Option(..., "--out", help="Folder to write the bundle into."),
+    fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+    centre: list[str] = typer.Option(None, "--centre", help="Only this centre (repeatable)."),
+) -> None:
+    """Export the registry as a bundle; the export is recorded in the audit history."""
+    from openhsct.registry.audit import cli_actor
+    from openhsct.registry.exchange import tables
+    from openhsct.registry.exporter import export_bundle
+
+    if fmt not in {"csv", "parquet"}:
+        raise OpenHSCTError(f"--format {fmt!r}: use csv or parquet")
+    django()
+    with table_progress(f"Exporting to {out}", len(tables())) as advance:
+        counts = export_bundle(out, fmt=fmt, centre_codes=centre or None, actor=cli_actor(), progress=advance)
+    _counts_table(f"Exported to {out}", counts)
+
+
+def dictionary(
+    out: Path = typer.Option(Path("docs/data-dictionary.md"), "--out", help="Markdown file to write."),
+) -> None:
+    """Write the data dictionary of the exchange format, generated from the models."""
+    django(migrate=False)
+    from openhsct.registry.exchange import data_dictionary_markdown
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(data_dictionary_markdown() + "\n", encoding="utf-8")
+    console.print(f"Wrote {out}")
+
+
+def add_user(
+    username: str = typer.Argument(...),
+    role: str = typer.Option(..., "--role", help="staff, monitor or admin."),
+    centre: str = typer.Option(None, "--centre", help="Centre code (staff only)."),
+    password: str = typer.Option(..., "--password", prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
+    """Create or update a user with a role: centre staff, monitor (read-only) or admin."""
+    django()
+    from openhsct.registry.users import ensure_user
+
+    ensure_user(username, password, role=role, centre_code=centre)
+    console.print(f"User {username} ({role}{' ' + centre if centre else ''}) is ready.")
+
+
+def _counts_table(title: str, counts: dict[str, int]) -> None:
+    t = Table(title=title)
+    t.add_column("table")
+    t.add_column("rows", justify="right")
+    for name, n in counts.items():
+        t.add_row(name, f"{n:,}")
+    console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("synth")(synth)
+    app.command("import")(import_)
+    app.command("export")(export)
+    app.command("dictionary")(dictionary)
+    app.command("add-user")(add_user)

@@ -1,0 +1,24 @@
+"""What the literature says: cited published aHSCT-in-MS cohorts and random-effects meta-analysis.
+
+No Django import here. Public names are loaded lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_PUBLIC = {
+    "rma": "openhsct.evidence.meta",
+    "rma_glmm": "openhsct.evidence.glmm",
+    "rma_prop": "openhsct.evidence.proportions",
+    "regtest": "openhsct.evidence.meta",
+    "load_cohorts": "openhsct.evidence.dataset",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'openhsct.evidence' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Who sees it: the public centre pages, the clinicians' area and downloadable reports."""

@@ -1,0 +1,158 @@
+"""Data entry through the Django admin, scoped by role (see :mod:`openhsct.registry.roles`)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from openhsct.registry import models as m
+from openhsct.registry import roles
+
+admin.site.site_header = "OpenHSCT registry — data entry"
+admin.site.site_title = "OpenHSCT"
+admin.site.index_title = "Registry tables (your centre only, unless you are a monitor)"
+
+
+class ScopedAdmin(admin.ModelAdmin):
+    """Staff see and change their own centre's rows; monitors see all and change nothing."""
+
+    centre_lookup = "patient__centre"
+
+    def _has_role(self, request) -> bool:
+        return request.user.is_superuser or roles.membership(request.user) is not None
+
+    def has_module_permission(self, request):
+        return request.user.is_active and self._has_role(request)
+
+    def has_view_permission(self, request, obj=None):
+        if not self._has_role(request):
+            return False
+        return obj is None or roles.can_read_centre(request.user, roles.centre_of(obj))
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser or roles.staff_centre(request.user) is not None
+
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return request.user.is_superuser or roles.staff_centre(request.user) is not None
+        return roles.can_write_centre(request.user, roles.centre_of(obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser or roles.is_monitor(request.user):
+            return qs
+        centre = roles.staff_centre(request.user)
+        if centre is None:
+            return qs.none()
+        return qs.filter(**{self.centre_lookup: centre})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        centre = roles.staff_centre(request.user)
+        if centre is not None and not request.user.is_superuser:
+            if db_field.name == "patient":
+                kwargs["queryset"] = m.Patient.objects.filter(centre=centre)
+            elif db_field.name == "centre":
+                kwargs["queryset"] = m.Centre.objects.filter(pk=centre.pk)
+            elif db_field.related_model is not None and hasattr(db_field.related_model, "patient"):
+                kwargs["queryset"] = db_field.related_model.objects.filter(patient__centre=centre)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not roles.can_write_centre(request.user, roles.centre_of(obj)):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied("You can only change your own centre's patients.")
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(m.Centre)
+class CentreAdmin(ScopedAdmin):
+    centre_lookup = "pk__in"
+    list_display = ("centre_code", "name", "country", "city", "synthetic")
+
+    def get_queryset(self, request):
+        qs = admin.ModelAdmin.get_queryset(self, request)
+        return qs.filter(pk__in=roles.readable_centres(request.user))
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(m.Patient)
+class PatientAdmin(ScopedAdmin):
+    centre_lookup = "centre"
+    list_display = ("patient_code", "centre", "phenotype", "sex", "birth_year", "consent_status")
+    list_filter = ("phenotype", "consent_status")
+    search_fields = ("patient_code",)
+
+
+def _register(model, display, date_hierarchy=None):
+    attrs = {"list_display": ("patient", *display), "search_fields": ("patient__patient_code",),
+             "list_select_related": ("patient", "patient__centre"), "raw_id_fields": ()}
+    if date_hierarchy:
+        attrs["date_hierarchy"] = date_hierarchy
+    admin.site.register(model, type(f"{model.__name__}Admin", (ScopedAdmin,), attrs))
+
+
+_register(m.EligibilityAssessment, ("assessment_date", "edss", "decision"))
+_register(m.Mobilisation, ("mobilisation_id", "regimen", "start_date"))
+_register(m.ApheresisCollection, ("collection_id", "collection_date", "cd34_1e6_per_kg"))
+_register(m.CellProduct, ("bag_id", "status", "storage_location"))
+_register(m.CustodyEvent, ("product", "seq", "event", "event_at", "performed_by"))
+_register(m.Conditioning, ("regimen", "intensity", "start_date"))
+_register(m.ConditioningDrug, ("drug", "total_dose", "dose_unit"))
+_register(m.Transplant, ("day0", "cd34_infused_1e6_per_kg", "neutrophil_engraftment_date"))
+_register(m.AdverseEvent, ("ctcae_term", "grade", "onset_date", "attribution"))
+_register(m.Death, ("death_date", "cause_category", "transplant_related"))
+_register(m.EdssVisit, ("visit_date", "edss"), "visit_date")
+_register(m.Relapse, ("onset_date",))
+_register(m.MriScan, ("scan_date", "new_enlarging_t2", "gd_lesions"))
+_register(m.DmtExposure, ("drug", "start_date", "stop_date"))
+_register(m.Cost, ("cost_date", "category", "amount", "currency"))
+
+
+@admin.register(m.AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit history is read-only for everyone; staff see their own centre's entries."""
+
+    list_display = ("at", "actor", "action", "model", "object_pk", "centre_code", "patient_code")
+    list_filter = ("action", "model")
+    search_fields = ("actor", "patient_code", "centre_code")
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or roles.membership(request.user) is not None
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser or roles.is_monitor(request.user):
+            return qs
+        centre = roles.staff_centre(request.user)
+        return qs.filter(centre_code=centre.centre_code) if centre else qs.none()
+
+
+@admin.register(m.Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "role", "centre")
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser

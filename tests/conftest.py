@@ -1,0 +1,31 @@
+"""The small named cast every test shares: two centres, their staff, one monitor, one member of the public."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def pytest_report_header(config):
+    url = os.environ.get("OPENHSCT_DATABASE_URL", "sqlite (default)")
+    return f"OpenHSCT database: {url.split('@')[-1]}"
+
+
+@pytest.fixture
+def cast(db):
+    """Centres NRT and SRC (synthetic), staff of each, a monitor and an administrator."""
+    from openhsct.registry.models import Centre
+    from openhsct.registry.users import ensure_user
+
+    north = Centre.objects.create(centre_code="NRT", name="Northwind Synthetic Centre", country="GBR",
+                                  city="Northwind", synthetic="yes")
+    south = Centre.objects.create(centre_code="SRC", name="Southreach Synthetic Centre", country="SWE",
+                                  city="Southreach", synthetic="yes")
+    users = {
+        "north_staff": ensure_user("north_staff", "pw-north-1", role="staff", centre_code="NRT"),
+        "south_staff": ensure_user("south_staff", "pw-south-1", role="staff", centre_code="SRC"),
+        "monitor": ensure_user("monitor", "pw-monitor-1", role="monitor"),
+        "admin": ensure_user("admin", "pw-admin-1", role="admin"),
+    }
+    return {"north": north, "south": south, **users}
