@@ -1,0 +1,148 @@
+"""``openhsct demo`` and ``openhsct serve``: the demo registry and the web server."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from openhsct.commands._common import console, table_progress
+from openhsct.errors import OpenHSCTError
+
+DEMO_DIR = Path("openhsct-demo")
+
+
+def demo(
+    folder: Path = typer.Option(DEMO_DIR, "--dir", help="Folder for the demo registry (SQLite) and its bundle."),
+    patients: int = typer.Option(900, "--patients", min=10, help="Synthetic patients across 3 fictional centres."),
+    seed: int = typer.Option(2026, "--seed"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    serve_site: bool = typer.Option(True, "--serve/--no-serve", help="Serve the site after building."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Start again from an empty demo registry."),
+) -> None:
+    """Build the SYNTHETIC demo registry (3 fictional centres), print its summary and serve the site."""
+    folder = folder.resolve()
+    db_file = folder / "openhsct.sqlite3"
+    if rebuild and db_file.exists():
+        db_file.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["OPENHSCT_DATABASE_URL"] = f"sqlite:///{db_file}"
+    os.environ.setdefault("OPENHSCT_HOME", str(folder))
+    from openhsct.site.django_setup import setup
+
+    with console.status("Preparing the database…"):
+        setup(migrate=True)
+    from openhsct.registry.models import Patient
+
+    password_file = folder / "logins.txt"
+    if not Patient.objects.exists():
+        _build_demo(folder, patients, seed)
+        password_file.write_text(_create_demo_users(), encoding="utf-8")
+    print_registry_summary()
+    console.print(Panel.fit(
+        "[bold yellow]SYNTHETIC DATA[/] — every centre and patient in this demo is generated; "
+        "none is a real centre or person. Not medical advice.", border_style="yellow"))
+    if password_file.exists():
+        console.print(f"Logins (also in {password_file}):\n" + password_file.read_text(encoding="utf-8"))
+    if serve_site:
+        serve_process(host, port, db_url=os.environ["OPENHSCT_DATABASE_URL"])
+
+
+def _build_demo(folder: Path, patients: int, seed: int) -> None:
+    from openhsct.registry.audit import acting_as
+    from openhsct.registry.exchange import tables
+    from openhsct.registry.importer import import_bundle
+    from openhsct.registry.synth import generate, write_bundle
+
+    bundle = folder / "bundle"
+    with console.status(f"Generating {patients:,} synthetic patients in 3 fictional centres…"):
+        write_bundle(generate(centres=3, patients=patients, seed=seed), bundle)
+    with acting_as("demo"), table_progress("Importing the demo bundle", len(tables())) as advance:
+        import_bundle(bundle, actor="demo", progress=advance)
+
+
+def _create_demo_users() -> str:
+    """Create an administrator, one staff member per centre and a monitor; returns their logins."""
+    from openhsct.registry.models import Centre
+    from openhsct.registry.users import ensure_user
+
+    lines = []
+    accounts = [("admin", "admin", None), ("monitor", "monitor", None)]
+    accounts += [(f"staff_{c.centre_code.lower()}", "staff", c.centre_code) for c in Centre.objects.all()]
+    for username, role, centre in accounts:
+        password = secrets.token_urlsafe(9)
+        ensure_user(username, password, role=role, centre_code=centre)
+        lines.append(f"  {username:<14} {password:<14} {role}{' of ' + centre if centre else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def print_registry_summary() -> None:
+    """Print patients per centre per year and follow-up completeness (CIBMTR/SRTR's measure)."""
+    from openhsct.outcomes.followup import followup_completeness, patients_per_year
+    from openhsct.registry.exporter import registry_frames
+
+    frames = registry_frames(typed=True)
+    per_year = patients_per_year(frames)
+    t = Table(title="Patients transplanted per centre per year (synthetic)" if _synthetic(frames) else
+              "Patients transplanted per centre per year")
+    t.add_column("year")
+    for c in per_year.columns:
+        t.add_column(str(c), justify="right")
+    t.add_column("all", justify="right")
+    for year, row in per_year.iterrows():
+        t.add_row(str(year), *[str(int(v)) for v in row], str(int(row.sum())))
+    t.add_row("total", *[str(int(v)) for v in per_year.sum()], str(int(per_year.values.sum())), style="bold")
+    console.print(t)
+    comp = followup_completeness(frames)
+    c = Table(title=f"Follow-up completeness (seen in the 12 months before {comp.attrs['as_of']:%Y-%m-%d})")
+    for col in ("centre", "living patients", "seen", "completeness"):
+        c.add_column(col, justify="left" if col == "centre" else "right")
+    for code, row in comp.iterrows():
+        flag = "" if row["share"] >= 0.9 else " [yellow](below 90 %)[/]"
+        c.add_row(str(code), str(int(row["alive"])), str(int(row["seen"])), f"{row['share']:.0%}{flag}")
+    console.print(c)
+
+
+def _synthetic(frames) -> bool:
+    return bool((frames["centres"]["synthetic"] == "yes").any())
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    workers: int = typer.Option(2, "--workers", min=1, help="gunicorn worker processes."),
+) -> None:
+    """Serve the registry named by OPENHSCT_DATABASE_URL (or --db) with gunicorn."""
+    from openhsct.site.django_setup import setup
+
+    setup(migrate=True)
+    serve_process(host, port, db_url=os.environ.get("OPENHSCT_DATABASE_URL"), workers=workers)
+
+
+def serve_process(host: str, port: int, *, db_url: str | None, workers: int = 2) -> None:
+    """Run gunicorn on the OpenHSCT WSGI app in the foreground until interrupted."""
+    env = dict(os.environ)
+    if db_url:
+        env["OPENHSCT_DATABASE_URL"] = db_url
+    console.print(f"Serving on [bold]http://{host}:{port}/[/] — the public portal; data entry at "
+                  f"http://{host}:{port}/clinic/ and /admin/. Press Ctrl+C to stop.")
+    cmd = [sys.executable, "-m", "gunicorn", "openhsct.site.wsgi:application", "--bind", f"{host}:{port}",
+           "--workers", str(workers), "--threads", "4", "--access-logfile", "-", "--log-level", "warning"]
+    try:
+        subprocess.run(cmd, env=env, check=True)
+    except KeyboardInterrupt:
+        console.print("Stopped.")
+    except subprocess.CalledProcessError as exc:
+        raise OpenHSCTError(f"the web server stopped with status {exc.returncode} (is port {port} in use?)") from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+    app.command("serve")(serve)
