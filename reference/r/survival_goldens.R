@@ -2,8 +2,8 @@
 #
 # Run from the repository root:   Rscript reference/r/survival_goldens.R
 #
-# Needs R >= 4.2 with the recommended package `survival` (>= 3.5) and CRAN `cmprsk` (>= 2.2) and
-# `jsonlite`. Every output is a plain CSV/JSON file, so the Python tests never need R.
+# Needs R >= 4.2 with the recommended package `survival` (>= 3.5) and CRAN `cmprsk` (>= 2.2).
+# Every output is a plain CSV/JSON file, so the Python tests never need R.
 #   data_<name>.csv           the input data (lung, veteran, and random sets drawn here with a fixed seed)
 #   km_<name>_<conf>.csv      survfit(): time, n.risk, n.event, n.censor, surv, std.err, lower, upper
 #   km_summary_<name>_<conf>.csv  summary(survfit, times = ...)
@@ -17,7 +17,6 @@
 suppressPackageStartupMessages({
   library(survival)
   library(cmprsk)
-  library(jsonlite)
 })
 
 out_dir <- file.path("tests", "outcomes", "goldens")
@@ -178,8 +177,7 @@ for (n in c(1, 7, 20, 113)) {
 }
 put(do.call(rbind, bin_rows), "binomial.csv")
 
-writeLines(toJSON(list(R = R.version.string,
-                       survival = as.character(packageVersion("survival")),
-                       cmprsk = as.character(packageVersion("cmprsk"))), auto_unbox = TRUE),
+writeLines(sprintf('{"R": "%s", "survival": "%s", "cmprsk": "%s"}', R.version.string,
+                   packageVersion("survival"), packageVersion("cmprsk")),
            file.path(out_dir, "versions.json"))
 cat("goldens written to", out_dir, "\n")

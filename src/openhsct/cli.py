@@ -59,9 +59,7 @@ def _guarded(callback):
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
-            import click
-
-            if isinstance(exc, click.ClickException) or os.environ.get("OPENHSCT_DEBUG") == "1":
+            if os.environ.get("OPENHSCT_DEBUG") == "1" or type(exc).__name__ in {"BadParameter", "UsageError"}:
                 raise
             err_console.print(
                 f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}\n"

@@ -132,7 +132,9 @@ def test_cifs_and_survival_add_up_to_one(data):
     for _, curve in ci.groupby("cause"):
         assert (np.diff(curve["cif"]) >= -1e-15).all()
         assert (curve["var"] >= -1e-15).all()
-        assert (curve["lower"] <= curve["cif"] + 1e-12).all() and (curve["upper"] >= curve["cif"] - 1e-12).all()
+        assert (curve["lower"] <= curve["cif"] + 1e-12).all() and (
+            curve["upper"] >= curve["cif"] - 1e-12
+        ).all()
 
 
 @settings(max_examples=30, deadline=None)

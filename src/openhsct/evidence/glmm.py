@@ -21,6 +21,7 @@ likelihood-ratio test of the fixed-effect against the saturated model (metafor's
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,28 +114,35 @@ def _binom_ll(x, n, eta):
     return -x * np.logaddexp(0.0, -eta) - (n - x) * np.logaddexp(0.0, eta)
 
 
-def _modes(x, n, beta, tau2, iters: int = 60):
-    """Mode of ``b -> binom_ll(beta + b) - b^2/(2 tau^2)`` per study (safeguarded Newton, vectorised)."""
-    lo = -(n + 1) * tau2 - 1.0
-    hi = (n + 1) * tau2 + 1.0
-    b = np.zeros_like(x)
+def _modes(x, n, beta, tau2, iters: int = 100):
+    """Mode of ``b -> binom_ll(beta + b) - b^2/(2 tau^2)`` per study and the curvature there.
+
+    Newton from the normal-approximation start ``(logit_i - beta) tau^2 / (tau^2 + v_i)``, kept inside
+    a shrinking bracket (bisection when a step leaves it); vectorised over studies.
+    """
+    yi, vi = escalc_prop(x, n, "PLO")
+    b = (yi - beta) * tau2 / (tau2 + vi)
+    lo = -n * tau2 - 1.0  # |x - n p| <= n puts the root within n tau^2 of 0
+    hi = n * tau2 + 1.0
     for _ in range(iters):
         p = expit(beta + b)
         g = x - n * p - b / tau2
-        lo = np.where(g < 0, np.minimum(lo, b), lo)
         lo = np.where(g > 0, b, lo)
         hi = np.where(g < 0, b, hi)
-        curv = n * p * (1 - p) + 1 / tau2
-        step = g / curv
-        nb = b + step
+        nb = b + g / (n * p * (1 - p) + 1 / tau2)
         outside = (nb <= lo) | (nb >= hi)
         nb = np.where(outside, 0.5 * (lo + hi), nb)
-        if np.all(np.abs(nb - b) < 1e-13 * (1 + np.abs(b))):
-            b = nb
-            break
+        done = np.all(np.abs(nb - b) <= 1e-12 * (1 + np.abs(b)))
         b = nb
+        if done:
+            break
     p = expit(beta + b)
     return b, n * p * (1 - p) + 1 / tau2
+
+
+@functools.lru_cache(maxsize=16)
+def _gauss_hermite(nagq: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.hermite.hermgauss(nagq)
 
 
 def loglik(beta: float, tau: float, x, n, nagq: int = 7) -> float:
@@ -145,15 +153,20 @@ def loglik(beta: float, tau: float, x, n, nagq: int = 7) -> float:
     tau2 = tau * tau
     bstar, curv = _modes(x, n, beta, tau2)
     s = 1 / np.sqrt(curv)
-    t, w = np.polynomial.hermite.hermgauss(nagq)
+    t, w = _gauss_hermite(nagq)
     b = bstar[:, None] + np.sqrt(2) * s[:, None] * t[None, :]
-    h = _binom_ll(x[:, None], n[:, None], beta + b) - b**2 / (2 * tau2) - np.log(tau) - 0.5 * np.log(2 * np.pi)
+    h = (
+        _binom_ll(x[:, None], n[:, None], beta + b)
+        - b**2 / (2 * tau2)
+        - np.log(tau)
+        - 0.5 * np.log(2 * np.pi)
+    )
     li = logsumexp(h + t[None, :] ** 2, axis=1, b=w[None, :]) + np.log(np.sqrt(2) * s)
     return float(np.sum(li))
 
 
-def _hessian(f, x0: np.ndarray, h: float = 1e-4) -> np.ndarray:
-    """Central-difference Hessian of ``f`` at ``x0``."""
+def _hessian(f, x0: np.ndarray, h: float = 1e-3) -> np.ndarray:
+    """Central-difference Hessian of ``f`` at ``x0`` (h = 1e-3 keeps the quadrature noise out)."""
     d = x0.size
     hess = np.empty((d, d))
     f0 = f(x0)
@@ -170,12 +183,49 @@ def _hessian(f, x0: np.ndarray, h: float = 1e-4) -> np.ndarray:
     return hess
 
 
+def _maximise(nll, beta0: float) -> tuple[float, float, np.ndarray]:
+    """Minimise ``nll(beta, tau)`` over ``tau >= 0``: L-BFGS-B, then Newton steps on a finite-difference
+    gradient and Hessian (accepted only when they lower ``nll``). Returns ``beta``, ``tau`` and the
+    Hessian of ``nll`` there."""
+    r = optimize.minimize(
+        nll,
+        np.array([beta0, 0.5]),
+        method="L-BFGS-B",
+        bounds=[(None, None), (0.0, 20.0)],
+        options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 500},
+    )
+    par, f = r.x.copy(), float(r.fun)
+    hess = _hessian(nll, par)
+    if par[1] > 1e-6:
+        for _ in range(6):
+            h = 1e-5
+            grad = np.array([(nll(par + e) - nll(par - e)) / (2 * h) for e in np.eye(2) * h])
+            try:
+                step = np.linalg.solve(hess, grad)
+            except np.linalg.LinAlgError:
+                break
+            cand = par - step
+            if cand[1] <= 0:
+                break
+            fc = nll(cand)
+            if fc > f:
+                break
+            converged = np.max(np.abs(step)) < 1e-9
+            par, f = cand, fc
+            hess = _hessian(nll, par)
+            if converged:
+                break
+    return float(par[0]), float(abs(par[1])), hess
+
+
 def _saturated_lrt(x, n) -> tuple[float, float]:
     """Log-likelihoods (with binomial coefficients) of the fixed-effect and the saturated model."""
     const = gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1)
     pbar = x.sum() / n.sum()
     with np.errstate(divide="ignore", invalid="ignore"):
-        ll_fe = np.sum(const + np.where(x > 0, x * np.log(pbar), 0) + np.where(n > x, (n - x) * np.log1p(-pbar), 0))
+        ll_fe = np.sum(
+            const + np.where(x > 0, x * np.log(pbar), 0) + np.where(n > x, (n - x) * np.log1p(-pbar), 0)
+        )
         p = x / n
         ll_sat = np.sum(
             const + np.where(x > 0, x * np.log(p), 0.0) + np.where(n > x, (n - x) * np.log1p(-p), 0.0)
@@ -208,23 +258,9 @@ def rma_glmm(xi, ni, nAGQ: int = 7, level: float = 95) -> GLMMResult:  # noqa: N
     if k == 1:
         res = optimize.minimize_scalar(lambda b: -loglik(b, 0.0, x, n, nAGQ), bracket=(beta0 - 1, beta0 + 1))
         beta, tau = float(res.x), 0.0
+        var_beta = 1 / _hessian(lambda b: -loglik(b[0], 0.0, x, n, nAGQ), np.array([beta]))[0, 0]
     else:
-        best = None
-        for tau_start in (0.3, 1.0):
-            r = optimize.minimize(
-                nll, np.array([beta0, tau_start]), method="L-BFGS-B", bounds=[(None, None), (0.0, 20.0)],
-                options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 500},
-            )
-            if best is None or r.fun < best.fun:
-                best = r
-        r = optimize.minimize(nll, best.x, method="Nelder-Mead",
-                              options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 4000})
-        par = r.x if r.fun <= best.fun else best.x
-        beta, tau = float(par[0]), float(abs(par[1]))
-    if k == 1:
-        var_beta = 1 / (-_hessian(lambda b: loglik(b[0], 0.0, x, n, nAGQ), np.array([beta]))[0, 0])
-    else:
-        hess = _hessian(nll, np.array([beta, tau]))
+        beta, tau, hess = _maximise(nll, beta0)
         if tau < 1e-6 or np.linalg.det(hess) <= 0:
             var_beta = 1 / hess[0, 0]
         else:

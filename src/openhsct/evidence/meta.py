@@ -36,11 +36,12 @@ Everything is computed with diagonal weights and ``p x p`` matrices only: O(k p^
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from openhsct.errors import ValidationError
 
@@ -92,12 +93,40 @@ class RMAResult:
     level: float
     ddf: int | None
     s2w: float
-    coef_table: pd.DataFrame
+    coef_names: tuple[str, ...]
+    beta: np.ndarray = field(repr=False)
+    coef_se_values: np.ndarray = field(repr=False)
+    stat_values: np.ndarray = field(repr=False)
+    pval_values: np.ndarray = field(repr=False)
     vb: np.ndarray = field(repr=False)
     yi: np.ndarray = field(repr=False)
     vi: np.ndarray = field(repr=False)
     X: np.ndarray = field(repr=False)
-    labels: tuple[str, ...] = field(repr=False, default=())
+    study_labels: tuple[str, ...] | None = field(repr=False, default=None)
+
+    @functools.cached_property
+    def coef_table(self) -> pd.DataFrame:
+        """One row per coefficient: estimate, se, z (or t under knha), p-value and CI."""
+        c = self.crit
+        stat = "tval" if self.test == "knha" else "zval"
+        return pd.DataFrame(
+            {
+                "estimate": self.beta,
+                "se": self.coef_se_values,
+                stat: self.stat_values,
+                "pval": self.pval_values,
+                "ci_lower": self.beta - c * self.coef_se_values,
+                "ci_upper": self.beta + c * self.coef_se_values,
+            },
+            index=pd.Index(list(self.coef_names), name="coef"),
+        )
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Study labels (``"1"``, ``"2"``, ... unless given)."""
+        if self.study_labels is not None:
+            return self.study_labels
+        return tuple(str(i + 1) for i in range(self.k))
 
     @property
     def coef(self) -> pd.Series:
@@ -134,12 +163,11 @@ class RMAResult:
             xnew = np.atleast_2d(np.asarray(newmods, dtype=float))
             if self.p > 1 and xnew.shape[0] == 1 and xnew.shape[1] != self.p - int(intercept):
                 xnew = xnew.T
-            if intercept and self.coef_table.index[0] == "intrcpt":
+            if intercept and self.coef_names[0] == "intrcpt":
                 xnew = np.column_stack([np.ones(len(xnew)), xnew])
         if xnew.shape[1] != self.p:
             raise ValidationError(f"newmods needs {self.p - 1} columns (got {xnew.shape[1]})")
-        beta = self.coef_table["estimate"].to_numpy()
-        pred = xnew @ beta
+        pred = xnew @ self.beta
         vpred = np.einsum("ij,jk,ik->i", xnew, self.vb, xnew)
         c = self.crit
         se = np.sqrt(vpred)
@@ -212,8 +240,8 @@ def _rss(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
 def _crit(test: str, level: float, ddf: int | None) -> float:
     alpha = 1 - level / 100
     if test == "knha":
-        return float(stats.t.isf(alpha / 2, ddf)) if ddf and ddf > 0 else float("nan")
-    return float(stats.norm.isf(alpha / 2))
+        return float(special.stdtrit(ddf, 1 - alpha / 2)) if ddf and ddf > 0 else float("nan")
+    return float(-special.ndtri(alpha / 2))
 
 
 def zeroin(f, lower: float, upper: float, f_lower: float, f_upper: float, tol: float, maxiter: int):
@@ -305,7 +333,9 @@ def _reml_ll(X, y, vi, tau2) -> float:
     _, a, r = _wls(X, y, w)
     _, logdet = np.linalg.slogdet(X.T @ (w[:, None] * X))
     return float(
-        -0.5 * (k - p) * np.log(2 * np.pi) - 0.5 * np.sum(np.log(vi + tau2)) - 0.5 * logdet
+        -0.5 * (k - p) * np.log(2 * np.pi)
+        - 0.5 * np.sum(np.log(vi + tau2))
+        - 0.5 * logdet
         - 0.5 * np.sum(w * r**2)
     )
 
@@ -449,20 +479,26 @@ def rma(
         vb = s2w * vb
         ddf = k - p
     se = np.sqrt(np.diag(vb))
-    zval = beta / se
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zval = beta / se
     int_incl = names[0] == "intrcpt"
     btt = np.arange(1, p) if (p > 1 and int_incl) else np.arange(p)
     m = btt.size
-    qm = float(beta[btt] @ np.linalg.solve(vb[np.ix_(btt, btt)], beta[btt]))
+    try:
+        qm = float(beta[btt] @ np.linalg.solve(vb[np.ix_(btt, btt)], beta[btt]))
+    except np.linalg.LinAlgError:  # e.g. knha with k = p: Var(b) = 0, as metafor (QM = NA)
+        qm = float("nan")
     if test == "knha":
         qm /= m
         qm_df: tuple[int, int | None] = (m, k - p)
-        qm_p = float(stats.f.sf(qm, m, k - p)) if k > p else float("nan")
-        pval = 2 * stats.t.sf(np.abs(zval), ddf) if ddf > 0 else np.full(p, np.nan)
+        qm_p = float(special.fdtrc(m, k - p, qm)) if k > p else float("nan")
+        pval = 2 * special.stdtr(ddf, -np.abs(zval)) if ddf > 0 else np.full(p, np.nan)
+        if ddf == 0:
+            se = np.full(p, np.nan)
     else:
         qm_df = (m, None)
-        qm_p = float(stats.chi2.sf(qm, m))
-        pval = 2 * stats.norm.sf(np.abs(zval))
+        qm_p = float(special.chdtrc(m, qm))
+        pval = 2 * special.ndtr(-np.abs(zval))
     crit = _crit(test, level, ddf)
     ci_lb, ci_ub = beta - crit * se, beta + crit * se
 
@@ -471,7 +507,7 @@ def rma(
         w0 = 1.0 / v
         _, a0, r0 = _wls(X, y - y.mean(), w0)
         q = max(0.0, float(np.sum(w0 * r0**2)))
-        q_p = float(stats.chi2.sf(q, k - p))
+        q_p = float(special.chdtrc(k - p, q))
         vt = (k - p) / _tr_p(X, w0, a0)
         if method == "FE":
             i2 = max(0.0, 100 * (q - (k - p)) / q) if q > 0 else 0.0
@@ -492,13 +528,6 @@ def rma(
     else:
         pi_lb = pi_ub = float("nan")
 
-    stat_name = "tval" if test == "knha" else "zval"
-    table = pd.DataFrame(
-        {"estimate": beta, "se": se, stat_name: zval, "pval": pval, "ci_lower": ci_lb, "ci_upper": ci_ub},
-        index=pd.Index(names, name="coef"),
-    )
-    if labels is None:
-        labels = tuple(str(i + 1) for i in range(k))
     return RMAResult(
         estimate=float(beta[0]),
         se=float(se[0]),
@@ -525,12 +554,16 @@ def rma(
         level=float(level),
         ddf=ddf,
         s2w=float(s2w),
-        coef_table=table,
+        coef_names=tuple(names),
+        beta=beta,
+        coef_se_values=se,
+        stat_values=zval,
+        pval_values=np.asarray(pval, dtype=float),
         vb=vb,
         yi=y,
         vi=v,
         X=X,
-        labels=tuple(str(s) for s in labels),
+        study_labels=None if labels is None else tuple(str(s) for s in labels),
     )
 
 
@@ -612,12 +645,11 @@ def regtest(
     else:
         raise ValidationError(f"predictor must be sei, vi, ni or ninv (got {predictor!r})")
     fit = rma(y, v, method=method, test=test, level=level, mods=pd.DataFrame({predictor: x}))
-    row = fit.coef_table.iloc[1]
     has_limit = predictor in ("sei", "vi", "ninv")
     nan = float("nan")
     return RegtestResult(
-        zval=float(row.iloc[2]),
-        pval=float(row["pval"]),
+        zval=float(fit.stat_values[1]),
+        pval=float(fit.pval_values[1]),
         ddf=fit.ddf,
         est=fit.estimate if has_limit else nan,
         ci_lower=fit.ci_lower if has_limit else nan,
@@ -670,7 +702,7 @@ def rma_by(yi, vi, by, **kwargs) -> SubgroupResult:
         w = 1 / se**2
         qb = float(np.sum(w * (est - np.sum(w * est) / w.sum()) ** 2))
         df = len(groups) - 1
-        qbp = float(stats.chi2.sf(qb, df))
+        qbp = float(special.chdtrc(df, qb))
     else:
         qb, df, qbp = 0.0, 0, float("nan")
     return SubgroupResult(groups=groups, q_between=qb, q_between_df=df, q_between_p=qbp)

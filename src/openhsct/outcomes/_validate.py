@@ -25,6 +25,10 @@ def _as_float(values, name: str) -> np.ndarray:
     try:
         out = arr.astype(np.float64, copy=False)
     except (TypeError, ValueError) as exc:
+        missing = pd.isna(arr)
+        if missing.any():
+            bad = int(np.flatnonzero(missing)[0])
+            raise ValueError(f"{name} must be finite: missing value at position {bad}") from None
         raise ValueError(f"{name} must be numeric ({exc})") from None
     if not np.isfinite(out).all():
         bad = int(np.flatnonzero(~np.isfinite(out))[0])
@@ -57,6 +61,9 @@ def as_event(values, name: str = "event") -> np.ndarray:
     """Event indicator as int8: 1 = event, 0 = censored (booleans accepted)."""
     arr = _as_1d(values, name)
     if arr.dtype == np.bool_:
+        return arr.astype(np.int8)
+    if arr.dtype.kind in "iu" and arr.size and arr.view(f"u{arr.dtype.itemsize}").max() <= 1:
+        # Fast path for 0/1 integers: read as unsigned, any negative value would exceed 1.
         return arr.astype(np.int8)
     num = _as_float(arr, name)
     ok = (num == 0) | (num == 1)

@@ -32,19 +32,22 @@ from scipy.stats import chi2, norm
 from openhsct.outcomes._validate import as_cause, as_conf_level, as_group, as_time, check_lengths
 
 
-def _distinct_times(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct times and the number at risk (time >= t) at each."""
-    t_all = np.sort(time)
-    first = np.empty(t_all.size, dtype=bool)
+def _event_table(time: np.ndarray, cause: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Sorted distinct times, number at risk (time >= t), all events and events per cause at each."""
+    order = np.argsort(time, kind="stable")
+    t_sorted = time[order]
+    c_sorted = cause[order]
+    first = np.empty(t_sorted.size, dtype=bool)
     first[0] = True
-    np.not_equal(t_all[1:], t_all[:-1], out=first[1:])
+    np.not_equal(t_sorted[1:], t_sorted[:-1], out=first[1:])
     starts = np.flatnonzero(first)
-    return t_all[starts], t_all.size - starts
+    ends = np.append(starts[1:], t_sorted.size) - 1
 
+    def count_at(mask: np.ndarray) -> np.ndarray:
+        return np.diff(np.cumsum(mask, dtype=np.int64)[ends], prepend=0)
 
-def _count_at(uniq: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """How many of ``times`` fall on each of the sorted distinct times ``uniq``."""
-    return np.diff(np.searchsorted(np.sort(times), uniq, side="right"), prepend=0)
+    per_cause = {int(k): count_at(c_sorted == k) for k in np.unique(c_sorted[c_sorted > 0])}
+    return t_sorted[starts], t_sorted.size - starts, count_at(c_sorted > 0), per_cause
 
 
 def _tie_factor(d: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -84,9 +87,10 @@ def cif_ci(cif: np.ndarray, var: np.ndarray, conf_level: float) -> tuple[np.ndar
     z = norm.ppf(1 - (1 - conf_level) / 2)
     inside = (cif > 0) & (cif < 1)
     f = np.where(inside, cif, 0.5)
-    step = z * np.sqrt(np.maximum(var, 0.0)) / (f * np.log(f))
-    lower = np.where(inside, f ** np.exp(-step), cif)
-    upper = np.where(inside, f ** np.exp(step), cif)
+    log_f = np.log(f)
+    widen = np.exp(-z * np.sqrt(np.maximum(var, 0.0)) / (f * log_f))  # F ** widen = exp(log F * widen)
+    lower = np.where(inside, np.exp(log_f * widen), cif)
+    upper = np.where(inside, np.exp(log_f / widen), cif)
     return lower, upper
 
 
@@ -106,18 +110,16 @@ def cumulative_incidence(time, cause, conf_level: float = 0.95) -> pd.DataFrame:
     """
     conf_level = as_conf_level(conf_level)
     t, c = _validated(time, cause)
-    uniq, n_risk = _distinct_times(t)
-    d_all = _count_at(uniq, t[c > 0])
+    uniq, n_risk, d_all, per_cause = _event_table(t, c)
     frames = []
-    for k in np.unique(c[c > 0]):
-        d_k = _count_at(uniq, t[c == k])
+    for k, d_k in per_cause.items():
         cif, var = _cif_and_variance(n_risk, d_k, d_all)
         lower, upper = cif_ci(cif, var, conf_level)
         frames.append(
             pd.DataFrame(
                 {
                     "time": uniq,
-                    "cause": np.full(uniq.size, int(k)),
+                    "cause": np.full(uniq.size, k),
                     "cif": cif,
                     "var": var,
                     "lower": lower,
@@ -196,9 +198,9 @@ def _gray_score_variance(
             h[:, :, None] * np.eye(h.shape[1])[None] - h[:, :, None] * h[:, None, :] / tr[:, None, None]
         )
         c = np.cumsum(a * np.where(nd1 > 0, nd1 / (tr * (1.0 - fm)), 0.0)[:, None, None], axis=0)
-        score = (fb[:, None] * np.where(ok, d1 - nd1[:, None] * rs * (1.0 - f1m) / (skmm * tq[:, None]), 0.0)).sum(
-            axis=0
-        )
+        score = (
+            fb[:, None] * np.where(ok, d1 - nd1[:, None] * rs * (1.0 - f1m) / (skmm * tq[:, None]), 0.0)
+        ).sum(axis=0)
 
         # Events of the cause of interest.
         own = ok & (nd1 > 0)[:, None]
@@ -223,6 +225,13 @@ def _gray_score_variance(
     c_end = c[-1]
     v += (c_end * v3) @ c_end.T + c_end @ v2.T + v2 @ c_end.T
     return score, v
+
+
+def _quadratic_form(s: np.ndarray, vs: np.ndarray) -> float:
+    """s' V^-1 s, or NaN when V is singular (where cuminc reports -1)."""
+    if np.linalg.matrix_rank(vs) < vs.shape[0]:
+        return float("nan")
+    return float(s @ np.linalg.solve(vs, s))
 
 
 def gray_test(time, cause, group, rho: float = 0.0) -> GrayTest:
@@ -253,10 +262,7 @@ def gray_test(time, cause, group, rho: float = 0.0) -> GrayTest:
         d1 = per_cell(c == k)
         score, v = _gray_score_variance(at_risk[rows], d1[rows], (any_event - d1)[rows], rho)
         s, vs = score[: ng - 1], v[: ng - 1, : ng - 1]
-        if np.linalg.matrix_rank(vs) < ng - 1:
-            stat = float("nan")
-        else:
-            stat = float(s @ np.linalg.solve(vs, s))
+        stat = _quadratic_form(s, vs)
         stats.append(stat)
         pvals.append(float(chi2.sf(stat, ng - 1)))
     index = pd.Index([int(k) for k in causes], name="cause")

@@ -11,9 +11,10 @@ Efron (1977) replaces the risk-set sums by, for l = 0, ..., d_j - 1,
 
 The S2 sums never need forming: sum_{j,l} S2_jl / S0_jl = X' diag(w_i c_i) X, where c_i adds up
 1 / S0_jl over the (j, l) whose risk set holds i, less l / (d_j S0_jl) over the terms of i's own tie
-set. Each Newton–Raphson step is then a few cumulative sums over the sorted times and one X' W X,
-with step halving when the log-likelihood falls (as ``coxph.fit``). Covariates are centred first,
-which leaves the estimates unchanged.
+set; and sum_{j,l} (S1_jl / S0_jl)(S1_jl / S0_jl)' expands into sums over tie sets. Risk-set and
+tie-set sums are ``bincount`` calls plus a reversed cumulative sum over the sorted data, so each
+Newton–Raphson step is a few passes over the rows, with step halving when the log-likelihood falls
+(as ``coxph.fit``). Covariates are centred first, which leaves the estimates unchanged.
 """
 
 from __future__ import annotations
@@ -72,69 +73,113 @@ class CoxPH:
 
 @dataclass(frozen=True, eq=False)
 class _Risk:
-    """The data sorted by time, and where each tie set of events sits."""
+    """The data sorted by time (events before censorings at a tied time), and the tie sets.
 
-    x: np.ndarray  # (n, p), centred, sorted by time ascending
-    event_rows: np.ndarray  # rows of the events, ascending
-    first_at_risk: np.ndarray  # per event: first row whose time >= the event's time
-    tie_start: np.ndarray  # per tie set: its first position in event_rows
-    tie_of_event: np.ndarray  # per event: index of its tie set
-    rank_in_tie: np.ndarray  # per event: l = 0, ..., d_j - 1
-    tie_size: np.ndarray  # per event: d_j
-    tie_of_row: np.ndarray  # per row: index of the last tie set with time <= the row's time (-1: none)
+    Tie set j (the events at the j-th distinct event time) occupies rows start[j] .. start[j] + d_j - 1,
+    and its risk set is every row from start[j] on. ``segment`` maps each row to the last tie set that
+    starts at or before it (m for rows before the first), ``tie_of_row`` each event row to its tie set
+    (m for censored rows), so that risk-set and tie-set sums are ``bincount`` calls.
+    """
+
+    xt: np.ndarray  # (p, n) centred covariates, sorted by row: one contiguous array per covariate
+    x_event_sum: np.ndarray  # (p,) sum of the covariates over the events
+    n_ties: int  # m, the number of distinct event times
+    segment: np.ndarray  # (n,) row -> tie set whose risk-set increment holds it
+    tie_of_row: np.ndarray  # (n,) event row -> its tie set, censored row -> m
+    tie_of_event: np.ndarray  # (events,) event -> its tie set
+    first_event: np.ndarray  # (m,) tie set -> index of its first event among the events
+    frac: np.ndarray  # (events,) l / d_j for l = 0, ..., d_j - 1
+    segment_length: np.ndarray  # rows before tie set 1, then (d_j, rows to the next tie set) pairs
 
 
 def _risk_structure(time: np.ndarray, event: np.ndarray, x: np.ndarray) -> _Risk:
-    order = np.argsort(time, kind="stable")
+    # One integer key orders by time, then events (flag 0) before censorings (flag 1).
+    key = ((time + 0.0).view(np.uint64) << np.uint64(1)) | (1 - event).astype(np.uint64)
+    order = np.argsort(key, kind="stable")
     t = time[order]
-    xs = x[order]
-    event_rows = np.flatnonzero(event[order] == 1)
+    ev = event[order] == 1
+    xt = np.ascontiguousarray(x[order].T)
+    event_rows = np.flatnonzero(ev)
     et = t[event_rows]
     new_tie = np.empty(et.size, dtype=bool)
     new_tie[:1] = True
     np.not_equal(et[1:], et[:-1], out=new_tie[1:])
-    tie_start = np.flatnonzero(new_tie)
+    first_event = np.flatnonzero(new_tie)
+    m = first_event.size
+    start = event_rows[first_event]
+    size = np.diff(np.append(first_event, et.size))
     tie_of_event = np.cumsum(new_tie) - 1
-    sizes = np.diff(np.append(tie_start, et.size))
+    segment = np.repeat(np.append(m, np.arange(m)), np.diff(np.concatenate(([0], start, [t.size]))))
+    tie_of_row = np.full(t.size, m)
+    tie_of_row[event_rows] = tie_of_event
+    gaps = np.diff(np.append(start, t.size)) - size
     return _Risk(
-        x=xs,
-        event_rows=event_rows,
-        first_at_risk=np.searchsorted(t, et, side="left"),
-        tie_start=tie_start,
+        xt=xt,
+        x_event_sum=xt[:, event_rows].sum(axis=1),
+        n_ties=m,
+        segment=segment,
+        tie_of_row=tie_of_row,
         tie_of_event=tie_of_event,
-        rank_in_tie=np.arange(et.size) - tie_start[tie_of_event],
-        tie_size=sizes[tie_of_event],
-        tie_of_row=np.searchsorted(et[tie_start], t, side="right") - 1,
+        first_event=first_event,
+        frac=(np.arange(et.size) - first_event[tie_of_event]) / size[tie_of_event],
+        segment_length=np.concatenate(([start[0]], np.column_stack((size, gaps)).ravel())),
     )
 
 
-def _suffix_sum(values: np.ndarray) -> np.ndarray:
-    return np.cumsum(values[::-1], axis=0)[::-1]
+def _gram(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """sum_r weight_r a_ir b_jr for row-per-covariate arrays, without BLAS.
+
+    Each entry is an elementwise product and a pairwise sum: multithreaded BLAS on tall-thin matrices
+    is slower than this on a busy machine, and p is small.
+    """
+    p = a.shape[0]
+    out = np.empty((p, p))
+    for i in range(p):
+        wa = weight * a[i]
+        for j in range(p):
+            out[i, j] = (wa * b[j]).sum()
+    return out
 
 
-def _efron(beta: np.ndarray, r: _Risk, with_derivatives: bool = True):
+def _efron(beta: np.ndarray, r: _Risk) -> tuple[float, np.ndarray, np.ndarray]:
     """Log partial likelihood, score and information at ``beta`` (Efron ties)."""
-    eta = r.x @ beta
-    w = np.exp(eta)
-    frac = r.rank_in_tie / r.tie_size
-    s0 = _suffix_sum(w)[r.first_at_risk]
-    e0 = np.add.reduceat(w[r.event_rows], r.tie_start)[r.tie_of_event]
-    den = s0 - frac * e0
-    loglik = float(eta[r.event_rows].sum() - np.log(den).sum())
-    if not with_derivatives:
-        return loglik, None, None
-    wx = w[:, None] * r.x
-    s1 = _suffix_sum(wx)[r.first_at_risk]
-    e1 = np.add.reduceat(wx[r.event_rows], r.tie_start)[r.tie_of_event]
-    a = (s1 - frac[:, None] * e1) / den[:, None]
+    m = r.n_ties + 1  # one spare bin for the rows outside any tie set / risk-set increment
 
-    # c_i: sum of 1/den over the risk sets holding row i, less l/(d_j den) over its own tie set.
-    inv_cum = np.cumsum(np.add.reduceat(1.0 / den, r.tie_start))
-    c = np.where(r.tie_of_row >= 0, inv_cum[np.maximum(r.tie_of_row, 0)], 0.0)
-    c[r.event_rows] -= np.add.reduceat(frac / den, r.tie_start)[r.tie_of_event]
-    weight = w * c
-    score = r.x[r.event_rows].sum(axis=0) - r.x.T @ weight
-    info = (r.x * weight[:, None]).T @ r.x - a.T @ a
+    def risk_and_tie_sums(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        increments = np.bincount(r.segment, weights=values, minlength=m)[:-1]
+        risk = np.cumsum(increments[::-1])[::-1]
+        tie = np.bincount(r.tie_of_row, weights=values, minlength=m)[:-1]
+        return risk, tie
+
+    eta = beta[0] * r.xt[0]
+    for k in range(1, beta.size):
+        eta += beta[k] * r.xt[k]
+    w = np.exp(eta)
+    s0, e0 = risk_and_tie_sums(w)
+    tie = r.tie_of_event
+    den = s0[tie] - r.frac * e0[tie]
+    loglik = float(r.x_event_sum @ beta - np.log(den).sum())
+
+    s1 = np.empty((beta.size, r.n_ties))  # risk-set sums of w x, one row per covariate
+    e1 = np.empty_like(s1)  # tie-set sums of w x
+    for k, xk in enumerate(r.xt):
+        s1[k], e1[k] = risk_and_tie_sums(w * xk)
+
+    def per_tie(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values, r.first_event)
+
+    inv = 1.0 / den
+    b0, b1 = per_tie(inv), per_tie(r.frac * inv)
+    score = r.x_event_sum - ((s1 * b0).sum(axis=1) - (e1 * b1).sum(axis=1))
+
+    # sum_{j,l} S2_jl / den_jl = X' diag(w c) X, with c_i as in the module docstring.
+    inv_cum = np.cumsum(b0)
+    c = np.repeat(np.concatenate(([0.0], np.column_stack((inv_cum - b1, inv_cum)).ravel())), r.segment_length)
+    # sum_{j,l} a a' with a = (S1 - f E1) / den, expanded so that it runs over tie sets, not events.
+    inv2 = inv * inv
+    a0, a1, a2 = per_tie(inv2), per_tie(r.frac * inv2), per_tie(r.frac * r.frac * inv2)
+    cross = _gram(s1, e1, a1)
+    info = _gram(r.xt, r.xt, w * c) - (_gram(s1, s1, a0) - cross - cross.T + _gram(e1, e1, a2))
     return loglik, score, info
 
 
@@ -146,18 +191,18 @@ def _newton_raphson(r: _Risk, p: int) -> tuple[np.ndarray, np.ndarray, float, fl
         try:
             step = np.linalg.solve(info, score)
         except np.linalg.LinAlgError:
-            raise ValueError("the information matrix is singular: a covariate is constant or collinear") from None
-        new_beta = beta + step
-        new_loglik = _efron(new_beta, r, with_derivatives=False)[0]
+            raise ValueError(
+                "the information matrix is singular: a covariate is constant or collinear"
+            ) from None
+        trial = _efron(beta + step, r)
         halvings = 0
-        while not new_loglik >= loglik and halvings < _MAX_HALVING:
+        while not trial[0] >= loglik and halvings < _MAX_HALVING:
             step = step / 2
-            new_beta = beta + step
-            new_loglik = _efron(new_beta, r, with_derivatives=False)[0]
+            trial = _efron(beta + step, r)
             halvings += 1
-        converged = abs(new_loglik - loglik) <= 1e-12 * abs(loglik) or np.abs(step).max() < 1e-11
-        beta = new_beta
-        loglik, score, info = _efron(beta, r)
+        converged = abs(trial[0] - loglik) <= 1e-12 * abs(loglik) or np.abs(step).max() < 1e-11
+        beta = beta + step
+        loglik, score, info = trial
         if converged:
             return beta, info, loglik, loglik_null, iteration
     raise ValueError(f"Cox model did not converge in {_MAX_ITER} Newton-Raphson iterations")
@@ -165,7 +210,9 @@ def _newton_raphson(r: _Risk, p: int) -> tuple[np.ndarray, np.ndarray, float, fl
 
 def _covariates(data: pd.DataFrame, columns: list[str]) -> np.ndarray:
     x = data[columns]
-    bad = [c for c in columns if not (pd.api.types.is_numeric_dtype(x[c]) or pd.api.types.is_bool_dtype(x[c]))]
+    bad = [
+        c for c in columns if not (pd.api.types.is_numeric_dtype(x[c]) or pd.api.types.is_bool_dtype(x[c]))
+    ]
     if bad:
         raise ValueError(f"covariates must be numeric; not numeric: {', '.join(map(str, bad))}")
     arr = x.to_numpy(dtype=np.float64)

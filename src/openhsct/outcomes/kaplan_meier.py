@@ -49,19 +49,29 @@ class _KmTable:
 
 
 def _risk_table(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Distinct times, number at risk, events and censorings at each, from sorted arrays."""
-    t_all = np.sort(time)
-    n = t_all.size
+    """Distinct times, number at risk, events and censorings at each, with one sort.
+
+    For non-negative doubles the IEEE-754 bit pattern, read as an unsigned integer, orders like the
+    value; shifting it left one bit (the sign bit is 0) leaves room for the event flag, so a single
+    integer sort orders the times and carries the events along.
+    """
+    one = np.uint64(1)
+    key = (time + 0.0).view(np.uint64)  # a fresh copy; + 0.0 turns -0.0 into 0.0
+    np.left_shift(key, one, out=key)
+    np.bitwise_or(key, event.astype(np.uint64), out=key)
+    key.sort()
+    sorted_bits = key >> one
+    n = key.size
     first = np.empty(n, dtype=bool)
     first[0] = True
-    np.not_equal(t_all[1:], t_all[:-1], out=first[1:])
+    np.not_equal(sorted_bits[1:], sorted_bits[:-1], out=first[1:])
     starts = np.flatnonzero(first)
-    uniq = t_all[starts]
+    uniq = sorted_bits[starts].view(np.float64)
+    ends = np.append(starts[1:], n) - 1
+    events_through = np.cumsum((key & one).view(np.int64))[ends]
+    n_event = np.diff(events_through, prepend=0)
     total = np.diff(np.append(starts, n))
-    n_risk = n - starts
-    t_event = np.sort(time[event.astype(bool)])
-    n_event = np.diff(np.searchsorted(t_event, uniq, side="right"), prepend=0)
-    return uniq, n_risk, n_event, total - n_event
+    return uniq, n - starts, n_event, total - n_event
 
 
 def _km_table(time: np.ndarray, event: np.ndarray) -> _KmTable:
@@ -88,10 +98,10 @@ def survival_ci(
         if conf_type == "log":
             xx = np.where(surv == 0, np.nan, surv)
             return np.exp(np.log(xx) - z * std_err), np.minimum(np.exp(np.log(xx) + z * std_err), 1.0)
-        xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
-        loglog = np.log(-np.log(xx))
-        half = z * std_err / np.log(xx)
-        return np.exp(-np.exp(loglog - half)), np.exp(-np.exp(loglog + half))
+        # exp(-exp(log(-log S) -/+ h)) = S ** exp(-/+ h), with h = z se / log S: fewer transcendentals.
+        log_s = np.log(np.where((surv == 0) | (surv == 1), np.nan, surv))
+        shrink = np.exp(-z * std_err / log_s)
+        return np.exp(log_s * shrink), np.exp(log_s / shrink)
 
 
 def _validated(time, event) -> tuple[np.ndarray, np.ndarray]:

@@ -74,7 +74,14 @@ def logrank_test(time, event, group) -> LogrankTest:
         stat = 0.0
     else:
         diff = (observed - expected)[used][1:]
-        stat = float(diff @ np.linalg.solve(variance[np.ix_(used, used)][1:, 1:], diff))
+        try:
+            stat = float(diff @ np.linalg.solve(variance[np.ix_(used, used)][1:, 1:], diff))
+        except np.linalg.LinAlgError:
+            # R's survdiff stops here too ("system is exactly singular").
+            raise ValueError(
+                "the log-rank variance is singular (for example every event at one time with nobody "
+                "left at risk): the test is undefined"
+            ) from None
     df = max(int(used.size) - 1, 0)
     index = pd.Index(labels, name="group")
     return LogrankTest(

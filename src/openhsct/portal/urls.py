@@ -1,4 +1,9 @@
-from django.urls import path
+"""Public portal URLs; the clinicians' area (``openhsct.portal.clinic``) is included under ``clinic/``
+when that package is installed."""
+
+from importlib.util import find_spec
+
+from django.urls import include, path, re_path
 
 from openhsct.portal import views
 
@@ -6,4 +11,22 @@ app_name = "portal"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("centres/<str:code>/", views.centre, name="centre"),
+    re_path(r"^centres/(?P<code>[^/]+)/report\.(?P<fmt>pdf|html)$", views.centre_report, name="report"),
+    re_path(r"^centres/(?P<code>[^/]+)/summary\.(?P<fmt>csv)$", views.centre_report, name="summary_csv"),
+    path("compare/", views.compare, name="compare"),
+    path("compare.csv", views.compare_csv, name="compare_csv"),
+    path("evidence/", views.evidence, name="evidence"),
+    path("about/", views.about, name="about"),
 ]
+
+
+def _clinic_installed() -> bool:
+    try:
+        return find_spec("openhsct.portal.clinic.urls") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+if _clinic_installed():
+    urlpatterns.append(path("clinic/", include("openhsct.portal.clinic.urls")))

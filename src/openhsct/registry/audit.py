@@ -63,9 +63,17 @@ class AuditUserMiddleware:
 
 def snapshot(obj) -> dict:
     """A JSON-safe dict of a model instance's concrete fields (FKs by id, dates as ISO text)."""
+    from decimal import Decimal
+
+    from django.db.models import DecimalField
+
     out = {}
     for f in obj._meta.concrete_fields:
         v = getattr(obj, f.attname)
+        if isinstance(f, DecimalField) and v is not None:
+            # as stored: an unsaved 4 or Decimal("4") reads back as 4.0 from the database
+            out[f.attname] = f"{Decimal(str(v)):.{f.decimal_places}f}"
+            continue
         out[f.attname] = v.isoformat() if hasattr(v, "isoformat") else (str(v) if v is not None and not isinstance(v, int | str | bool | float) else v)
     return out
 

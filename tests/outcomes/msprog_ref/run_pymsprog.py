@@ -26,6 +26,11 @@ def _read(text: str | None, subj_col: str = "id") -> pd.DataFrame | None:
     return pd.read_csv(io.StringIO(text), dtype={subj_col: str})
 
 
+def _number(text: str) -> float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 def run_case(data: dict, kwargs: dict) -> dict:
     visits = _read(data["visits"])
     relapses = _read(data.get("relapses"))
@@ -35,6 +40,8 @@ def run_case(data: dict, kwargs: dict) -> dict:
     kwargs.setdefault("date_col", "date")
     kwargs.setdefault("outcome", "edss")
     kwargs["verbose"] = 0
+    if isinstance(kwargs.get("conf_tol_days"), dict):  # JSON turned the numeric keys into strings
+        kwargs["conf_tol_days"] = {_number(k): v for k, v in kwargs["conf_tol_days"].items()}
     try:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")

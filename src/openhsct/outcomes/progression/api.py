@@ -21,6 +21,7 @@ from openhsct.outcomes.progression.baseline import BASELINES, SKIP_LOCAL_EXTREMA
 from openhsct.outcomes.progression.confirmation import confirmation_windows
 from openhsct.outcomes.progression.events import (
     CDI,
+    CDW,
     EVENT_TYPE_NAMES,
     EVENTS,
     F_BLV,
@@ -117,6 +118,7 @@ def msprog(
         require_sust_days=require_sust_days, check_intermediate=check_intermediate, relapse_to_bl=relapse_to_bl,
         relapse_to_event=relapse_to_event, relapse_to_conf=relapse_to_conf, relapse_assoc=relapse_assoc,
         relapse_indep=relapse_indep, impute_last_visit=impute_last_visit, return_unconfirmed=return_unconfirmed,
+        delta_follows_value=(valuedelta_col or value_col) == value_col,
     )
     cohort = _prepare(
         data, relapse, subj_col=subj_col, value_col=value_col, date_col=date_col, rsubj_col=rsubj_col or subj_col,
@@ -198,6 +200,7 @@ def _rules(**a) -> tuple[Rules, list, dict]:
         relapse_to_conf0=rtc[0], relapse_to_conf1=rtc[1], relapse_assoc0=ra[0], relapse_assoc1=ra[1],
         indep_left=indep_left, indep_right=indep_right, indep_prec_type=prec_type,
         impute=impute > 0, impute_max_fu=impute if impute > 1 else float("inf"), rawpira=rawpira, sign=sign,
+        delta_follows_value=bool(a["delta_follows_value"]),
     )
     return rules, windows_days, {"outcome": outcome}
 
@@ -374,17 +377,24 @@ def _results_table(cohort, counts, out_int, out_val, windows_days, subj_col, inc
 
 
 def _summary_table(cohort, counts, out_int) -> pd.DataFrame:
-    sequences, cdi, cdw, raw, pira = [], [], [], [], []
-    for s in range(len(cohort.subjects)):
-        a = cohort.visit_start[s]
-        types = out_int[a:a + counts[s], I_TYPE]
-        sequences.append(", ".join(EVENT_TYPE_NAMES[int(t)] for t in types))
-        cdi.append(int((types == CDI).sum()))
-        cdw.append(int((types != CDI).sum()))
-        raw.append(int((types == RAW).sum()))
-        pira.append(int((types == PIRA).sum()))
-    return pd.DataFrame({"event_sequence": sequences, "CDI": cdi, "CDW": cdw, "RAW": raw, "PIRA": pira},
-                        index=pd.Index(cohort.subjects))
+    """pymsprog's ``summary``: the event sequence and the counts by type, one row per subject."""
+    n_subjects = len(cohort.subjects)
+    subject = np.repeat(np.arange(n_subjects), counts)
+    first_row = np.concatenate([[0], np.cumsum(counts)])[:-1]
+    rows = cohort.visit_start[subject] + np.arange(len(subject)) - first_row[subject]
+    types = out_int[rows, I_TYPE] if len(rows) else np.zeros(0, dtype=np.int64)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(subject[mask], minlength=n_subjects)
+
+    names = np.array([EVENT_TYPE_NAMES[t] for t in (CDI, CDW, RAW, PIRA)], dtype=object)[types - 1].tolist()
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    sequence = np.array([", ".join(names[a:b]) for a, b in zip(bounds[:-1], bounds[1:])], dtype=object)
+    return pd.DataFrame(
+        {"event_sequence": sequence, "CDI": count(types == CDI),
+         "CDW": count(types != CDI), "RAW": count(types == RAW), "PIRA": count(types == PIRA)},
+        index=pd.Index(cohort.subjects),
+    )
 
 
 def _select_columns(results, summary, event, rawpira, include_dates, include_value):

@@ -118,6 +118,7 @@ class Rules(NamedTuple):
     impute_max_fu: float
     rawpira: bool
     sign: int
+    delta_follows_value: bool
 
 
 @njit(cache=True)
@@ -197,10 +198,11 @@ def _pira_confirmations(
 
 
 @njit(cache=True)
-def scan_subject(dates, values_in, delta, validconf, relapses, rules, out_int, out_val):
+def scan_subject(dates, values_in, delta_in, validconf, relapses, rules, out_int, out_val):
     """Detect one subject's events; write the selected ones to ``out_*``. Returns (count, status)."""
     n = dates.shape[0]
     values = values_in.copy()  # bl_geq may raise a baseline value, as pymsprog does in place
+    delta = delta_in.copy()  # ...and with it the threshold, when the threshold is read from the same column
     sign = rules.sign
     n_windows = rules.window_left.shape[0]
     since_last, to_next = distances_to_relapses(dates, relapses)
@@ -220,7 +222,7 @@ def scan_subject(dates, values_in, delta, validconf, relapses, rules, out_int, o
         if relapses[x] > dates[0]:
             irel = x
             break
-    have_bl_last, bl_last = False, 0.0
+    have_bl_last, bl_last, bl_last_delta = False, 0.0, 0.0
     change_sub_threshold = rules.sub_threshold_rebl != ST_NONE
     relapse_shift = 0.0 if rules.event == FIRST_PIRA else rules.relapse_assoc0
     keep_type = not (rules.baseline == FIXED or rules.baseline == ROVING_IMPR)
@@ -242,8 +244,10 @@ def scan_subject(dates, values_in, delta, validconf, relapses, rules, out_int, o
             proceed = False
         elif rules.bl_geq and have_bl_last and bl_last > values[bl_idx]:
             values[bl_idx] = bl_last
+            if rules.delta_follows_value:
+                delta[bl_idx] = bl_last_delta
         blv, bld = values[bl_idx], delta[bl_idx]
-        have_bl_last, bl_last = True, blv
+        have_bl_last, bl_last, bl_last_delta = True, blv, bld
 
         change_idx = -1
         for x in range(search_idx, n):

@@ -1,0 +1,173 @@
+"""Follow-up entry forms. Their rules are the import's rules: a form's values become a one-row bundle
+table, :func:`openhsct.registry.importer.validate_bundle` checks it against the patient's records
+already in the registry, and each problem is shown next to the field its column names.
+
+Fields, labels, help texts and choices come from the models (``ModelForm``); the forms only parse what a
+browser sends (a date, a number) and leave every registry rule to the importer.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+from django import forms
+from django.core.validators import DecimalValidator
+
+from openhsct.registry import models as m
+from openhsct.registry.exchange import tables
+from openhsct.registry.importer import validate_bundle
+from openhsct.registry.validation import ROW, Collector, Problem
+
+FORM_ROW = 2  # the one row of the form's table, numbered as the first data line of a file
+
+
+def _text(value) -> str:
+    """Exchange text of one cleaned form value (the importer canonicalises it further)."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def bundle_row_problems(table_name: str, patient: m.Patient, values: dict) -> list[Problem]:
+    """Validate one new row of ``table_name`` for ``patient`` with the import's checks.
+
+    The importer overlays the row on the registry's records of the patient's centre, so date-order
+    rules (nothing after death, engraftment after day 0 …) apply. A key already in the registry would
+    be an update on import; for a form that adds a record it is a duplicate, reported on the key's
+    last column.
+    """
+    table = tables()[table_name]
+    row = {c: "" for c in table.column_names}
+    row.update({k: _text(v) for k, v in values.items() if k in row})
+    row.update(centre_code=patient.centre.centre_code, patient_code=patient.patient_code)
+    frame = pd.DataFrame([row], columns=table.column_names)
+    frame[ROW] = FORM_ROW
+    file = f"{table_name}.csv"
+    frame.attrs["file"] = file
+    out = Collector()
+    validate_bundle({table_name: frame}, out)
+    if not out.problems:
+        out.problems.extend(_existing_key(table, patient, row, file))
+    return sorted(set(out.problems))
+
+
+def _existing_key(table, patient: m.Patient, row: dict, file: str) -> list[Problem]:
+    own = [k for k in table.key if k not in {"centre_code", "patient_code"}]
+    lookup = {k: row[k] for k in own}
+    if not table.model.objects.filter(patient=patient, **lookup).exists():
+        return []
+    shown = "/".join(row[k] for k in table.key)
+    return [Problem(file, FORM_ROW, own[-1], f"duplicate key ({', '.join(table.key)}) already in the registry",
+                    shown)]
+
+
+def problem_message(p: Problem) -> str:
+    """A problem as a person reads it next to the field (the import's wording, then the value)."""
+    text = p.rule[0].upper() + p.rule[1:]
+    return f"{text} (you entered {p.value})." if p.value else f"{text}."
+
+
+class BundleRowForm(forms.ModelForm):
+    """A model form validated by the importer. Subclasses name their exchange ``table_name``."""
+
+    table_name: str = ""
+
+    def __init__(self, *args, patient: m.Patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        for name, field in self.fields.items():
+            if isinstance(field, forms.DecimalField):
+                # digits and decimals are the importer's rules ("more than 1 decimals"), not the form's
+                field.max_digits = field.decimal_places = None
+                field.validators = [v for v in field.validators if not isinstance(v, DecimalValidator)]
+                field.widget.attrs.update(step="any", inputmode="decimal")
+            if isinstance(field, forms.DateField):
+                field.widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+            help_id = f"{self.add_prefix(name)}-help"
+            if field.help_text:
+                field.widget.attrs["aria-describedby"] = help_id
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                described = [attrs.get("aria-describedby", ""), f"{self.add_prefix(name)}-error"]
+                attrs.update({"aria-invalid": "true", "aria-describedby": " ".join(d for d in described if d)})
+
+    def _post_clean(self):
+        """Replace Django's model validation with the import's: one source of rules."""
+        if self.errors:
+            return
+        values = {name: self.cleaned_data.get(name) for name in self.fields}
+        for p in bundle_row_problems(self.table_name, self.patient, values):
+            field = p.column if p.column in self.fields and p.column not in self.errors else None
+            self.add_error(field, problem_message(p) if field else f"{p.column}: {problem_message(p)}")
+
+    def record_values(self) -> dict:
+        """The validated values as model field values (empty text stays empty, empty numbers None)."""
+        return {name: self.cleaned_data[name] for name in self.fields}
+
+
+class EdssVisitForm(BundleRowForm):
+    table_name = "edss_visits"
+
+    class Meta:
+        model = m.EdssVisit
+        fields = ["visit_date", "edss"]
+        labels = {"visit_date": "Visit date", "edss": "EDSS"}
+
+
+class RelapseForm(BundleRowForm):
+    table_name = "relapses"
+
+    class Meta:
+        model = m.Relapse
+        fields = ["onset_date"]
+        labels = {"onset_date": "Relapse onset date"}
+
+
+class MriScanForm(BundleRowForm):
+    table_name = "mri_scans"
+
+    class Meta:
+        model = m.MriScan
+        fields = ["scan_date", "t2_assessed", "new_enlarging_t2", "gd_assessed", "gd_lesions"]
+        labels = {"scan_date": "Scan date", "t2_assessed": "New/enlarging T2 assessed",
+                  "new_enlarging_t2": "New or enlarging T2 lesions", "gd_assessed": "Gadolinium given",
+                  "gd_lesions": "Gd-enhancing lesions"}
+
+
+class AdverseEventForm(BundleRowForm):
+    table_name = "adverse_events"
+
+    class Meta:
+        model = m.AdverseEvent
+        fields = ["ae_id", "category", "ctcae_term", "grade", "onset_date", "resolution_date", "attribution",
+                  "serious"]
+        labels = {"ae_id": "Adverse event identifier", "ctcae_term": "CTCAE term", "grade": "CTCAE grade",
+                  "onset_date": "Onset date", "resolution_date": "Resolution date",
+                  "attribution": "Attribution", "serious": "Serious"}
+
+    def __init__(self, *args, patient: m.Patient, **kwargs):
+        super().__init__(*args, patient=patient, **kwargs)
+        if not self.is_bound:
+            taken = set(m.AdverseEvent.objects.filter(patient=patient).values_list("ae_id", flat=True))
+            n = len(taken) + 1
+            while f"AE{n}" in taken:
+                n += 1
+            self.initial.setdefault("ae_id", f"AE{n}")
+
+
+# URL slug -> (form, heading of its section on the patient page)
+FORMS: dict[str, tuple[type[BundleRowForm], str]] = {
+    "edss": (EdssVisitForm, "Add an EDSS visit"),
+    "relapse": (RelapseForm, "Add a relapse"),
+    "mri": (MriScanForm, "Add an MRI scan"),
+    "ae": (AdverseEventForm, "Add an adverse event"),
+}

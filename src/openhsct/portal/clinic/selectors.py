@@ -1,0 +1,176 @@
+"""Reads the clinicians' pages share: completeness, overdue follow-up, recent changes, a patient's timeline.
+
+Every function takes a centre (or patient) the caller has already been allowed to read by
+:mod:`openhsct.registry.roles`; none of them checks permissions itself.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Exists, Max, OuterRef, QuerySet, Subquery
+
+from openhsct.registry import models as m
+
+FOLLOW_UP_OVERDUE_MONTHS = 7  # EDSS is expected every 6 months after aHSCT; one month of grace
+VISIT_WINDOW_MONTHS = 12
+MRI_WINDOW_MONTHS = 18
+RECENT_CHANGES = 20
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    """The same day of the month ``months`` calendar months earlier (clamped to the month's last day)."""
+    index = day.year * 12 + (day.month - 1) - months
+    year, month = divmod(index, 12)
+    month += 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """One line of the completeness table: how many of the expected patients have the record."""
+
+    table: str
+    expectation: str
+    denominator_label: str
+    complete: int
+    expected: int
+
+    @property
+    def share(self) -> float | None:
+        return None if self.expected == 0 else self.complete / self.expected
+
+    @property
+    def percent(self) -> str:
+        return "–" if self.share is None else f"{100 * self.share:.0f} %"
+
+
+def _has(model, **filters) -> Exists:
+    return Exists(model.objects.filter(patient=OuterRef("pk"), **filters))
+
+
+def _latest(model, field: str) -> Subquery:
+    """The patient's latest ``field`` of ``model`` (records have no reverse accessor, hence a subquery)."""
+    return Subquery(model.objects.filter(patient=OuterRef("pk")).values("patient")
+                    .annotate(v=Max(field)).values("v")[:1])
+
+
+def transplanted_patients(centre: m.Centre) -> QuerySet[m.Patient]:
+    """The centre's patients with a transplant (day 0) recorded."""
+    return m.Patient.objects.filter(centre=centre).filter(_has(m.Transplant))
+
+
+def centre_completeness(centre: m.Centre, today: dt.date | None = None) -> list[Completeness]:
+    """Share of the centre's transplanted patients (alive ones for follow-up lines) with each expected record.
+
+    The transplant line itself counts patients whose latest eligibility decision was ``eligible``.
+    """
+    today = today or dt.date.today()
+    visit_since = months_before(today, VISIT_WINDOW_MONTHS)
+    mri_since = months_before(today, MRI_WINDOW_MONTHS)
+    patients = m.Patient.objects.filter(centre=centre)
+    eligible = patients.filter(_has(m.EligibilityAssessment, decision="eligible"))
+    transplanted = transplanted_patients(centre)
+    alive = transplanted.exclude(_has(m.Death))
+    n_tx, n_alive = transplanted.count(), alive.count()
+    lines = [
+        ("Transplant", "day 0 recorded", "patients assessed eligible",
+         eligible.filter(_has(m.Transplant)).count(), eligible.count()),
+        ("Eligibility", "an eligibility assessment", "transplanted patients",
+         transplanted.filter(_has(m.EligibilityAssessment)).count(), n_tx),
+        ("Mobilisation", "a mobilisation and an apheresis collection", "transplanted patients",
+         transplanted.filter(_has(m.Mobilisation), _has(m.ApheresisCollection)).count(), n_tx),
+        ("Conditioning", "a conditioning regimen", "transplanted patients",
+         transplanted.filter(_has(m.Conditioning)).count(), n_tx),
+        ("Engraftment", "a neutrophil engraftment date", "transplanted patients",
+         transplanted.filter(_has(m.Transplant, neutrophil_engraftment_date__isnull=False)).count(), n_tx),
+        ("Engraftment", "a platelet engraftment date", "transplanted patients",
+         transplanted.filter(_has(m.Transplant, platelet_engraftment_date__isnull=False)).count(), n_tx),
+        ("EDSS visits", f"a visit in the last {VISIT_WINDOW_MONTHS} months", "living transplanted patients",
+         alive.filter(_has(m.EdssVisit, visit_date__gte=visit_since)).count(), n_alive),
+        ("MRI scans", f"a scan in the last {MRI_WINDOW_MONTHS} months", "living transplanted patients",
+         alive.filter(_has(m.MriScan, scan_date__gte=mri_since)).count(), n_alive),
+    ]
+    return [Completeness(*line) for line in lines]
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """A living transplanted patient whose last EDSS visit is too long ago (or who has none)."""
+
+    patient_code: str
+    day0: dt.date
+    last_visit: dt.date | None
+
+
+def overdue_followup(centre: m.Centre, today: dt.date | None = None) -> list[Overdue]:
+    """Living transplanted patients with no EDSS visit in the last ``FOLLOW_UP_OVERDUE_MONTHS`` months,
+    longest-waiting first."""
+    today = today or dt.date.today()
+    since = months_before(today, FOLLOW_UP_OVERDUE_MONTHS)
+    rows = (
+        transplanted_patients(centre)
+        .exclude(_has(m.Death))
+        .exclude(_has(m.EdssVisit, visit_date__gte=since))
+        .annotate(last_visit=_latest(m.EdssVisit, "visit_date"), day0=_latest(m.Transplant, "day0"))
+        .values_list("patient_code", "day0", "last_visit")
+    )
+    out = [Overdue(code, day0, last) for code, day0, last in rows]
+    return sorted(out, key=lambda o: (o.last_visit or o.day0, o.patient_code))
+
+
+def recent_changes(centre: m.Centre, limit: int = RECENT_CHANGES) -> QuerySet[m.AuditEvent]:
+    """The centre's latest audit events, newest first."""
+    return m.AuditEvent.objects.filter(centre_code=centre.centre_code)[:limit]
+
+
+def centre_patients(centre: m.Centre) -> QuerySet[m.Patient]:
+    return m.Patient.objects.filter(centre=centre).annotate(
+        day0=_latest(m.Transplant, "day0"), last_visit=_latest(m.EdssVisit, "visit_date"), died=_has(m.Death),
+    ).order_by("patient_code")
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One dated step of a patient's pathway, as shown on the patient page."""
+
+    date: dt.date
+    kind: str
+    detail: str
+
+
+def patient_timeline(patient: m.Patient) -> list[TimelineEntry]:
+    """Every dated record of the patient, oldest first: transplant steps, visits, relapses, MRI, AEs."""
+    entries: list[TimelineEntry] = []
+    add = entries.append
+    for e in m.EligibilityAssessment.objects.filter(patient=patient):
+        add(TimelineEntry(e.assessment_date, "Eligibility", f"{e.get_decision_display()}, EDSS {e.edss}"))
+    for c in m.Conditioning.objects.filter(patient=patient):
+        add(TimelineEntry(c.start_date, "Conditioning", f"{c.regimen} ({c.get_intensity_display()})"))
+    for t in m.Transplant.objects.filter(patient=patient):
+        add(TimelineEntry(t.day0, "Transplant (day 0)", f"CD34+ {t.cd34_infused_1e6_per_kg} ×10⁶/kg infused"))
+        if t.neutrophil_engraftment_date:
+            add(TimelineEntry(t.neutrophil_engraftment_date, "Engraftment", "neutrophils"))
+        if t.platelet_engraftment_date:
+            add(TimelineEntry(t.platelet_engraftment_date, "Engraftment", "platelets"))
+    for v in m.EdssVisit.objects.filter(patient=patient):
+        add(TimelineEntry(v.visit_date, "EDSS visit", f"EDSS {v.edss}"))
+    for r in m.Relapse.objects.filter(patient=patient):
+        add(TimelineEntry(r.onset_date, "Relapse", "onset"))
+    for s in m.MriScan.objects.filter(patient=patient):
+        add(TimelineEntry(s.scan_date, "MRI scan", _mri_detail(s)))
+    for a in m.AdverseEvent.objects.filter(patient=patient):
+        add(TimelineEntry(a.onset_date, "Adverse event",
+                          f"{a.ae_id}: {a.ctcae_term}, grade {a.grade} ({a.get_attribution_display().lower()})"))
+    for d in m.Death.objects.filter(patient=patient):
+        add(TimelineEntry(d.death_date, "Death", d.get_cause_category_display()))
+    order = {"Death": 1}
+    return sorted(entries, key=lambda e: (e.date, order.get(e.kind, 0)))
+
+
+def _mri_detail(s: m.MriScan) -> str:
+    t2 = f"{s.new_enlarging_t2} new/enlarging T2" if s.t2_assessed == "yes" else "T2 not assessed"
+    gd = f"{s.gd_lesions} Gd+ lesions" if s.gd_assessed == "yes" else "no gadolinium"
+    return f"{t2}; {gd}"

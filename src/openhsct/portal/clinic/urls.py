@@ -1,0 +1,14 @@
+"""URLs of the clinicians' area, included by the portal under ``clinic/``."""
+
+from django.urls import path
+
+from openhsct.portal.clinic import views
+
+app_name = "clinic"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<str:centre_code>/", views.centre_dashboard, name="centre"),
+    path("<str:centre_code>/patients/<str:patient_code>/", views.patient_detail, name="patient"),
+    path("<str:centre_code>/patients/<str:patient_code>/add/<slug:kind>/", views.record_add, name="record_add"),
+]

@@ -1,0 +1,65 @@
+import json
+
+from typer.testing import CliRunner
+
+from openhsct.cli import app
+
+runner = CliRunner()
+
+
+def test_list_all_rows_with_citations():
+    res = runner.invoke(app, ["evidence", "list"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "uk2025_realworld" in res.output and "10.1001/jama.2018.18743" in res.output
+
+
+def test_list_one_outcome_shows_pooling_decisions():
+    res = runner.invoke(app, ["evidence", "list", "--outcome", "trm"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "melnichenko2021_ctt_rrms" in res.output and "subset of" in res.output
+
+
+def test_meta_prints_pooled_estimate_and_writes_json(tmp_path):
+    out = tmp_path / "trm.json"
+    res = runner.invoke(
+        app,
+        ["evidence", "meta", "--outcome", "trm", "--model", "logit", "--method", "dl", "--json", str(out)],
+        env={"COLUMNS": "250"},
+    )
+    assert res.exit_code == 0, res.output
+    assert "Transplant-related mortality" in res.output and "prediction interval" in res.output
+    data = json.loads(out.read_text())
+    assert data["method"] == "DL" and data["k"] == len(data["studies"]) == 9
+    assert all(s["source_url"] for s in data["studies"])
+
+
+def test_meta_by_subgroup():
+    res = runner.invoke(
+        app,
+        [
+            "evidence",
+            "meta",
+            "--outcome",
+            "pfs_5y",
+            "--model",
+            "logit",
+            "--by",
+            "intensity",
+            "--test",
+            "knha",
+        ],
+        env={"COLUMNS": "250"},
+    )
+    assert res.exit_code == 0, res.output
+    assert "Test of subgroup differences" in res.output and "mixed" in res.output
+
+
+def test_bad_option_is_a_usage_error():
+    res = runner.invoke(app, ["evidence", "meta", "--outcome", "os_10y"])
+    assert res.exit_code == 2
+
+
+def test_bad_level_is_a_validation_error():
+    res = runner.invoke(app, ["evidence", "meta", "--outcome", "trm", "--level", "120"])
+    assert res.exit_code == 2
+    assert "--level" in res.output

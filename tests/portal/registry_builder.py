@@ -1,0 +1,44 @@
+"""Registries for the portal tests: the synthetic generator's bundle, optionally with some centres cut down
+to a handful of patients so that the small-numbers rule has something to hide."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def synth_tables(centres: int = 3, patients: int = 300, seed: int = 1,
+                 keep: dict[str, int] | None = None) -> dict[str, pd.DataFrame]:
+    """``generate(centres, patients, seed)``, with centre ``code`` cut to its first ``keep[code]`` patients."""
+    from openhsct.registry.synth import generate
+
+    tables = generate(centres=centres, patients=patients, seed=seed)
+    for code, n in (keep or {}).items():
+        p = tables["patients"]
+        mine = p.loc[p["centre_code"] == code, "patient_code"]
+        drop = set(mine.iloc[n:])
+        for name, frame in tables.items():
+            if "patient_code" in frame.columns:
+                gone = (frame["centre_code"] == code) & frame["patient_code"].isin(drop)
+                tables[name] = frame.loc[~gone].reset_index(drop=True)
+    return tables
+
+
+def import_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    """Write the tables as a bundle and import it (all or nothing) into the current database."""
+    from openhsct.registry.importer import import_bundle
+    from openhsct.registry.synth import write_bundle
+
+    write_bundle(tables, folder)
+    import_bundle(folder, actor="portal-tests")
+
+
+def clear_registry() -> None:
+    """Delete every centre, patient and audit row (for fixtures that commit data outside a test)."""
+    from openhsct.registry.exchange import tables
+    from openhsct.registry.models import AuditEvent
+
+    for table in reversed(list(tables().values())):
+        table.model.objects.all().delete()
+    AuditEvent.objects.all().delete()

@@ -1,0 +1,251 @@
+"""The public pages through Django's test client, on a registry with a 3-patient and a 12-patient centre."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlparse
+
+import pytest
+
+import openhsct
+from openhsct.portal import privacy, report, selectors
+from openhsct.portal.templatetags.portal_tags import SYNTHETIC_TEXT
+
+SKIP_PREFIXES = ("/admin", "/accounts", "/clinic", "/static")
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.links.append(href)
+
+
+def crawl(client, start="/") -> dict[str, object]:
+    """Every public page and download reachable from ``start`` (same site, no query variants beyond
+    the first page's links), as {path: response}."""
+    seen, queue = {}, [start]
+    while queue:
+        url = queue.pop(0)
+        if url in seen:
+            continue
+        r = client.get(url)
+        assert r.status_code == 200, url
+        seen[url] = r
+        if r["Content-Type"].startswith("text/html"):
+            p = _Links()
+            p.feed(r.content.decode())
+            for href in p.links:
+                target = urljoin(url, href)
+                parsed = urlparse(target)
+                if parsed.netloc or parsed.path.startswith(SKIP_PREFIXES) or parsed.path.endswith(".pdf"):
+                    continue
+                path = parsed.path + (f"?{parsed.query}" if parsed.query else "")
+                if path not in seen:
+                    queue.append(path)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def pages(small_registry, django_db_blocker):
+    from django.core.cache import cache
+    from django.test import Client
+
+    cache.clear()
+    with django_db_blocker.unblock():
+        return crawl(Client())
+
+
+def _text(response) -> str:
+    return response.content.decode()
+
+
+def test_crawl_reaches_every_public_page(pages, small_registry):
+    for code in small_registry["codes"]:
+        assert f"/centres/{code}/" in pages
+        assert f"/centres/{code}/summary.csv" in pages
+        assert f"/centres/{code}/report.html" in pages
+    assert {"/", "/compare/", "/evidence/", "/about/", "/compare.csv"} <= set(pages)
+
+
+def test_every_page_has_the_synthetic_banner_and_the_advice_note(pages):
+    for url, r in pages.items():
+        if r["Content-Type"].startswith("text/html"):
+            html = _text(r)
+            assert SYNTHETIC_TEXT.split(" — ")[0] in html, url
+            assert openhsct.NOT_MEDICAL_ADVICE.split(":")[0] in html, url
+            assert '<html lang="en">' in html, url
+
+
+def test_no_patient_code_on_any_public_page(pages, small_registry):
+    codes = set(small_registry["tables"]["patients"]["patient_code"])
+    pattern = re.compile("|".join(re.escape(c) for c in sorted(codes, key=len, reverse=True)))
+    for url, r in pages.items():
+        found = pattern.findall(_text(r))
+        assert not found, f"{url}: {found[:3]}"
+
+
+def test_the_3_patient_centre_shows_no_number(pages, small_registry, db):
+    from openhsct.outcomes.summary import centre_summary
+
+    code = small_registry["small"]
+    raw = centre_summary(selectors.registry_tables(), code)
+    assert raw["n_patients"] == 3
+    html = _text(pages[f"/centres/{code}/"])
+    assert privacy.SMALL_N_TEXT in html and "<svg" not in html
+    body = html.split('<main id="main">')[1].split("</main>")[0]
+    # Every estimate of the raw summary, as the page would print it, is absent.
+    estimates = {f"{100 * a['estimate']:.1f}%" for ep in raw["endpoints"].values() for a in ep["at"]
+                 if a["estimate"] is not None}
+    estimates |= {f"{100 * raw['grade3_events']['estimate']:.1f}%"}
+    assert estimates and not [e for e in estimates if e in body]
+    # The only digits left are the as-of date's.
+    assert re.sub(r"\d{4}-\d{2}-\d{2}", "", re.sub(r"<[^>]+>", "", body)).count("3 patients") == 0
+    rows = list(csv.reader(io.StringIO(_text(pages[f"/centres/{code}/summary.csv"]))))
+    values = [r[3] for r in rows[1:] if r[0] not in ("centre", "as_of")]
+    assert values and all(not re.fullmatch(r"-?\d+(\.\d+)?", v) for v in values), values
+
+
+def test_the_12_patient_centre_has_small_cells_and_shows_them_as_lt5(pages, small_registry, db):
+    from openhsct.outcomes.summary import centre_summary
+
+    code = small_registry["medium"]
+    raw = centre_summary(selectors.registry_tables(), code)
+    assert any(0 < r["n"] < 5 for r in raw["per_year"])  # the test has something to hide
+    html = _text(pages[f"/centres/{code}/"])
+    assert "&lt;5" in html
+    rows = list(csv.reader(io.StringIO(_text(pages[f"/centres/{code}/summary.csv"]))))
+    for section, item, measure, value in rows[1:]:
+        if privacy.is_count_key(measure) and re.fullmatch(r"\d+", value):
+            assert int(value) == 0 or int(value) >= 5, (section, item, measure, value)
+
+
+def test_no_small_count_in_any_csv(pages):
+    for url, r in pages.items():
+        if not url.endswith(".csv"):
+            continue
+        reader = csv.DictReader(io.StringIO(_text(r)))
+        for row in reader:
+            for key, value in row.items():
+                key = row.get("measure") if key == "value" else key
+                if key and privacy.is_count_key(key) and re.fullmatch(r"\d+", value or ""):
+                    assert int(value) == 0 or int(value) >= 5, (url, row)
+
+
+def test_centre_page_numbers_match_centre_summary(pages, small_registry, db):
+    from openhsct.outcomes.summary import centre_summary
+
+    code = small_registry["big"]
+    raw = centre_summary(selectors.registry_tables(), code)
+    html = _text(pages[f"/centres/{code}/"])
+    assert f"{raw['n_patients']:,} people with MS had a transplant here" in html
+    pfs5 = next(a for a in raw["endpoints"]["pfs"]["at"] if a["years"] == 5)
+    assert f"about {round(100 * pfs5['estimate'])} were alive without their disability getting worse" in html
+    assert f"{100 * pfs5['estimate']:.1f}%" in html
+    d100 = raw["trm"]["day100"]
+    assert f"{100 * d100['estimate']:.1f}%" in html
+    g3 = raw["grade3_events"]
+    assert f"{100 * g3['lower']:.1f}% to {100 * g3['upper']:.1f}%" in html
+    assert html.count("<svg") >= 7  # per year, 5 endpoints, TRM, EDSS, evidence
+    assert html.count('role="img"') == html.count("<svg")
+    for section in ("How many were treated", "What happened after transplant", "Who did not do well",
+                    "How big the risk is", "What it costs"):
+        assert section in html
+    order = [html.index(s) for s in ("How many were treated", "What happened", "Who did not do well",
+                                     "How big the risk is", "What it costs")]
+    assert order == sorted(order)
+
+
+def test_centre_list_and_comparison_flag_small_and_incomplete_centres(pages, small_registry):
+    home = _text(pages["/"])
+    compare = _text(pages["/compare/"])
+    for html in (home, compare):
+        assert privacy.SMALL_N_TEXT in html  # the 3-patient centre
+        assert "Follow-up below 90%" in html
+    assert compare.count("<svg") == 2
+    assert "as expected" in compare.lower() or "than expected" in compare
+
+
+def test_sorting_is_done_on_the_server(small_registry, client):
+    def order(sort):
+        html = client.get(f"/compare/?sort={sort}").content.decode()
+        table = html.split('class="centres"')[1]
+        return re.findall(r'href="/centres/(SYN\d+)/"', table)
+
+    by_n = order("-n")
+    assert by_n[:2] == ["SYN01", "SYN02"] and by_n[-1] == "SYN03"  # suppressed last
+    assert order("n")[:2] == ["SYN02", "SYN01"]
+    assert order("nonsense") == ["SYN01", "SYN02", "SYN03"]
+
+
+def test_unknown_centre_is_404(small_registry, client):
+    assert client.get("/centres/NOPE/").status_code == 404
+    assert client.get("/centres/NOPE/report.pdf").status_code == 404
+
+
+def test_post_is_refused(small_registry, client):
+    assert client.post("/compare/").status_code == 405
+
+
+def test_evidence_page_filters_and_links_each_study(small_registry, client):
+    html = client.get("/evidence/?outcome=trm").content.decode()
+    everything = selectors.pooled_evidence("trm")
+    assert f"Pooled across {everything['k']} studies" in html
+    linked = [r["doi_url"] for r in everything["forest"] if r.get("doi_url")]
+    assert len(linked) >= everything["k"] // 2 and all(f'href="{u}"' in html for u in linked)
+    recent = client.get("/evidence/?outcome=trm&era=2020+or+later").content.decode()
+    only = selectors.pooled_evidence("trm", (("era", "2020 or later"),))
+    assert only["k"] < everything["k"] and f"Pooled across {only['k']} studies" in recent
+    # RRMS-only cohorts report no transplant-related death: nothing can be pooled, and the page says so.
+    assert selectors.pooled_evidence("trm", (("phenotype", "RRMS only"),)) is None
+    assert "No published study" in client.get("/evidence/?outcome=trm&phenotype=RRMS+only").content.decode()
+    assert 'selected>trm' in client.get("/evidence/?outcome=../../etc").content.decode()
+
+
+def test_centre_page_shows_its_line_under_the_pooled_estimate(pages, small_registry):
+    html = _text(pages[f"/centres/{small_registry['big']}/"])
+    assert "Range expected for a new centre (95% PI)" in html
+    assert "This centre: TRM by day 100" in html
+    assert re.search(r"This centre's transplant-related mortality \([\d.]+%\) is (within|above|below) the range", html)
+
+
+def test_report_html_has_the_same_numbers_as_the_page(pages, small_registry):
+    code = small_registry["big"]
+    page, rep = _text(pages[f"/centres/{code}/"]), _text(pages[f"/centres/{code}/report.html"])
+    for sentence in re.findall(r'<p class="plain">(.*?)</p>', page):
+        assert sentence in rep
+    assert "<link" not in rep and "<script" not in rep  # standalone
+
+
+def test_summary_is_cached_and_invalidated_on_change(small_registry, client, monkeypatch):
+    from openhsct.outcomes import summary as summary_module
+    from openhsct.registry.models import Patient
+
+    calls = []
+    real = summary_module.centre_summary
+
+    def counting(tables, code, **kw):
+        calls.append(code)
+        return real(tables, code, **kw)
+
+    monkeypatch.setattr(summary_module, "centre_summary", counting)
+    code = small_registry["medium"]
+    first = client.get(f"/centres/{code}/").content.decode()
+    client.get(f"/centres/{code}/")
+    client.get(f"/centres/{code}/summary.csv")
+    assert calls == [code]
+    before = selectors.registry_version()
+    p = Patient.objects.filter(centre__centre_code=code).order_by("patient_code").last()
+    p.phenotype = "PPMS" if p.phenotype != "PPMS" else "RRMS"
+    p.save()  # audited: a new AuditEvent changes the registry version
+    assert selectors.registry_version() != before
+    second = client.get(f"/centres/{code}/").content.decode()
+    assert calls == [code, code]
+    assert first != second
