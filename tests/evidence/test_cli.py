@@ -63,3 +63,15 @@ def test_bad_level_is_a_validation_error():
     res = runner.invoke(app, ["evidence", "meta", "--outcome", "trm", "--level", "120"])
     assert res.exit_code == 2
     assert "--level" in res.output
+
+
+def test_json_of_a_single_study_under_knha_has_nulls_not_nan(tmp_path):
+    out = tmp_path / "pfs2.json"
+    res = runner.invoke(
+        app,
+        ["evidence", "meta", "--outcome", "pfs_2y", "--model", "logit", "--test", "knha", "--json", str(out)],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["k"] == 1 and data["ci_lower"] is None
+    assert abs(data["proportion"] - 0.835) < 1e-12

@@ -1,6 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openhsct.errors import ValidationError
 from openhsct.evidence.meta import RMAControl, regtest, rma, rma_by, zeroin
@@ -171,3 +173,41 @@ def test_subgroups_fit_each_level(bcg):
 def test_to_frame_has_the_summary(bcg):
     f = rma(bcg.yi, bcg.vi).to_frame()
     assert {"estimate", "ci_lower", "pi_upper", "tau2", "i2", "q_p", "method"} <= set(f.columns)
+
+
+def _dense_p(X, w):
+    """metafor's P = W - WX(X'WX)^-1X'W, formed densely (the reference for the O(k) traces)."""
+    W = np.diag(w)
+    return W - W @ X @ np.linalg.inv(X.T @ W @ X) @ X.T @ W
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    k=st.integers(min_value=4, max_value=40),
+    seed=st.integers(min_value=0, max_value=10_000),
+    with_mods=st.booleans(),
+)
+def test_diagonal_formulas_equal_the_dense_matrix_formulas(k, seed, with_mods):
+    rng = np.random.default_rng(seed)
+    v = rng.uniform(0.01, 1.0, k)
+    x = rng.normal(size=k)
+    y = 0.3 * x + rng.normal(0, np.sqrt(v + rng.uniform(0, 0.5)))
+    mods = x[:, None] if with_mods else None
+    X = np.column_stack([np.ones(k), x]) if with_mods else np.ones((k, 1))
+    p = X.shape[1]
+    yc = y - y.mean()
+    P0 = _dense_p(X, 1 / v)
+    q = yc @ P0 @ yc
+    dl = rma(y, v, method="DL", mods=mods)
+    assert dl.q == pytest.approx(q, rel=1e-9)
+    assert dl.tau2 == pytest.approx(max(0.0, (q - (k - p)) / np.trace(P0)), rel=1e-9, abs=1e-12)
+    vt = (k - p) / np.trace(P0)
+    assert dl.i2 == pytest.approx(100 * dl.tau2 / (vt + dl.tau2), abs=1e-9)
+    reml = rma(y, v, method="REML", mods=mods, control=RMAControl(threshold=1e-10, maxiter=100_000))
+    if reml.tau2 > 1e-6:  # interior optimum: the REML estimating equation y'PPy = tr(P) holds
+        P = _dense_p(X, 1 / (v + reml.tau2))
+        assert yc @ P @ P @ yc == pytest.approx(np.trace(P), rel=1e-6)
+    pm = rma(y, v, method="PM", mods=mods)
+    if pm.tau2 > 0:  # generalised Q equals its expectation k - p (to uniroot's tolerance in tau2)
+        P = _dense_p(X, 1 / (v + pm.tau2))
+        assert yc @ P @ yc == pytest.approx(k - p, rel=1e-3)

@@ -34,26 +34,49 @@ def test_writes_events_like_pymsprog_results(tmp_path):
     visits, relapses = _write(tmp_path, "v.csv", VISITS), _write(tmp_path, "r.csv", RELAPSES)
     out = tmp_path / "events.csv"
     result = CliRunner().invoke(
-        app, ["progression", str(visits), "--relapses", str(relapses), "--out", str(out), "--event", "multiple",
-              "--raw-pira"],
+        app,
+        [
+            "progression",
+            str(visits),
+            "--relapses",
+            str(relapses),
+            "--out",
+            str(out),
+            "--event",
+            "multiple",
+            "--raw-pira",
+        ],
     )
     assert result.exit_code == 0, result.output
-    events = pd.read_csv(out, keep_default_na=False)
+    events = pd.read_csv(out, keep_default_na=False)  # blanks stay "" (so bl2event reads as text)
     assert list(events.columns) == ["id", "nevent", "event_type", "CDW_type", "time2event", "bl2event"]
     # A: 2 -> 3 at day 91, confirmed 91 days later, no relapse: PIRA. B: stable (nevent 0, time2event = follow-up).
     # C: 3 -> 4.5 at day 60, 15 days after a relapse (within relapse_assoc = 90): RAW.
     assert events.to_dict("records") == [
-        {"id": "A", "nevent": 1, "event_type": "CDW", "CDW_type": "PIRA", "time2event": 91, "bl2event": 91},
+        {"id": "A", "nevent": 1, "event_type": "CDW", "CDW_type": "PIRA", "time2event": 91, "bl2event": "91"},
         {"id": "B", "nevent": 0, "event_type": "", "CDW_type": "", "time2event": 182, "bl2event": ""},
-        {"id": "C", "nevent": 1, "event_type": "CDW", "CDW_type": "RAW", "time2event": 60, "bl2event": 60},
+        {"id": "C", "nevent": 1, "event_type": "CDW", "CDW_type": "RAW", "time2event": 60, "bl2event": "60"},
     ]
     assert "subjects" in result.output and "PIRA events" in result.output
 
 
 def test_without_raw_pira_has_no_cdw_type(tmp_path):
     out = tmp_path / "events.csv"
-    result = CliRunner().invoke(app, ["progression", str(_write(tmp_path, "v.csv", VISITS)), "--out", str(out),
-                                      "--conf-days", "168", "--conf-tol-days", "7", "--conf-tol-days", "inf"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "progression",
+            str(_write(tmp_path, "v.csv", VISITS)),
+            "--out",
+            str(out),
+            "--conf-days",
+            "168",
+            "--conf-tol-days",
+            "7",
+            "--conf-tol-days",
+            "inf",
+        ],
+    )
     assert result.exit_code == 0, result.output
     events = pd.read_csv(out)
     assert list(events.columns) == ["id", "nevent", "event_type", "time2event", "bl2event"]
@@ -74,8 +97,17 @@ def test_bad_rows_are_reported_by_file_row_column(tmp_path):
 
 
 def test_unsupported_argument_is_a_clear_error(tmp_path):
-    result = CliRunner().invoke(app, ["progression", str(_write(tmp_path, "v.csv", VISITS)),
-                                      "--out", str(tmp_path / "o.csv"), "--impute-last-visit", "0.5"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "progression",
+            str(_write(tmp_path, "v.csv", VISITS)),
+            "--out",
+            str(tmp_path / "o.csv"),
+            "--impute-last-visit",
+            "0.5",
+        ],
+    )
     assert result.exit_code == 2
     assert "impute_last_visit" in result.output
 

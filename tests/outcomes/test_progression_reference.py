@@ -47,7 +47,9 @@ def batch():
     visits, relapses = synthetic_cohort(24, 303)
     datasets["no_relapses"] = {"visits": visits, "relapses": None}
     datasets["random"] = {"visits": visits, "relapses": relapses}
-    cases = [{"data": key, "kwargs": kw} for key in ("toy", *(f"seed{s}" for s in SEEDS)) for kw in SINGLE_RULES]
+    cases = [
+        {"data": key, "kwargs": kw} for key in ("toy", *(f"seed{s}" for s in SEEDS)) for kw in SINGLE_RULES
+    ]
     cases += [{"data": "no_relapses", "kwargs": kw} for kw in SINGLE_RULES[:12]]
     cases += [{"data": "random", "kwargs": kw} for kw in RANDOM_GRID]
     # A deliberately different setting: the harness must see the difference (guards against a vacuous pass).

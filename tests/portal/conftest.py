@@ -22,8 +22,14 @@ import pytest
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SMALL_CUTS = {"SYN02": 12, "SYN03": 3}
 
 
@@ -61,8 +67,13 @@ def small_registry(django_db_setup, django_db_blocker, small_tables, tmp_path_fa
     with django_db_blocker.unblock():
         clear_registry()
         import_tables(small_tables, tmp_path_factory.mktemp("bundle"))
-        yield {"codes": sorted(small_tables["centres"]["centre_code"]), "small": "SYN03", "medium": "SYN02",
-               "big": "SYN01", "tables": small_tables}
+        yield {
+            "codes": sorted(small_tables["centres"]["centre_code"]),
+            "small": "SYN03",
+            "medium": "SYN02",
+            "big": "SYN01",
+            "tables": small_tables,
+        }
         clear_registry()
 
 
@@ -78,8 +89,13 @@ def synth_registry(transactional_db, full_tables, tmp_path):
 def _chromium():
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+    import os
+
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an event loop running in this thread; the test's own ORM calls are
+    # still synchronous, so Django's async-safety check is lifted for browser tests.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -89,11 +105,9 @@ def _chromium():
 @pytest.fixture
 def browser_page(_chromium):
     """A fresh page (its own context) in the session's headless Chromium."""
-    import os
-
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
     context = _chromium.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
     page = context.new_page()
+    page.set_default_timeout(120_000)  # a cold centre page computes its summary (seconds on a busy machine)
     yield page
     context.close()
 
@@ -107,8 +121,11 @@ def axe_check():
 
     def run(page):
         result = axe.run(page)
-        return [(v["id"], v["impact"], v["help"], len(v["nodes"])) for v in result.response["violations"]
-                if v["impact"] in ("serious", "critical")]
+        return [
+            (v["id"], v["impact"], v["help"], len(v["nodes"]))
+            for v in result.response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
 
     return run
 

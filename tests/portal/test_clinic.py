@@ -20,8 +20,14 @@ def registry(cast, tmp_path):
     """The cast plus the small NRT bundle (P001 alive, P002 died 2019-05-06) and one SRC patient."""
     with acting_as("cli:test"):
         import_bundle(write(small_bundle(), tmp_path / "bundle"), actor="cli:test")
-        m.Patient.objects.create(centre=cast["south"], patient_code="S001", sex="male", birth_year=1980,
-                                 phenotype="RRMS", consent_status="given")
+        m.Patient.objects.create(
+            centre=cast["south"],
+            patient_code="S001",
+            sex="male",
+            birth_year=1980,
+            phenotype="RRMS",
+            consent_status="given",
+        )
     return cast
 
 
@@ -31,15 +37,17 @@ def _client(client, user):
 
 
 def _edss(client, patient="P001", **data):
-    return client.post(f"/clinic/NRT/patients/{patient}/add/edss/",
-                       {f"edss-{k}": v for k, v in data.items()})
+    return client.post(f"/clinic/NRT/patients/{patient}/add/edss/", {f"edss-{k}": v for k, v in data.items()})
 
 
 def _field_errors(response, slug: str, field: str) -> list[str]:
     """The messages shown in the HTML block of one form field (label, help, errors, input)."""
     html = response.content.decode()
-    block = re.search(rf'<div class="field has-error">\s*<label for="id_{slug}-{field}">.*?id="id_{slug}-{field}"',
-                      html, re.S)
+    block = re.search(
+        rf'<div class="field has-error">\s*<label for="id_{slug}-{field}">.*?id="id_{slug}-{field}"',
+        html,
+        re.S,
+    )
     assert block, f"no error block next to {slug}-{field}"
     return re.findall(r"<li>(.*?)</li>", block.group(0), re.S)
 
@@ -53,8 +61,10 @@ def test_months_before_clamps_to_the_end_of_the_month():
 
 
 def test_completeness_counts_the_expected_records(registry):
-    rows = {(r.table, r.expectation): r for r in selectors.centre_completeness(registry["north"],
-                                                                                today=dt.date(2019, 4, 1))}
+    rows = {
+        (r.table, r.expectation): r
+        for r in selectors.centre_completeness(registry["north"], today=dt.date(2019, 4, 1))
+    }
     got = {k: (r.complete, r.expected) for k, r in rows.items()}
     assert got[("Transplant", "day 0 recorded")] == (2, 2)
     assert got[("Engraftment", "a neutrophil engraftment date")] == (2, 2)
@@ -63,8 +73,10 @@ def test_completeness_counts_the_expected_records(registry):
     # follow-up lines count the living: P001 only (visit 2018-09-20 within 12 months, MRI 2019-03-10)
     assert got[("EDSS visits", "a visit in the last 12 months")] == (1, 1)
     assert got[("MRI scans", "a scan in the last 18 months")] == (1, 1)
-    later = {(r.table, r.expectation): (r.complete, r.expected)
-             for r in selectors.centre_completeness(registry["north"], today=dt.date(2021, 1, 1))}
+    later = {
+        (r.table, r.expectation): (r.complete, r.expected)
+        for r in selectors.centre_completeness(registry["north"], today=dt.date(2021, 1, 1))
+    }
     assert later[("EDSS visits", "a visit in the last 12 months")] == (0, 1)
     assert rows[("Engraftment", "a platelet engraftment date")].percent == "50 %"
 
@@ -116,7 +128,17 @@ def test_dashboard_shows_completeness_overdue_and_recent_changes(registry, clien
 
 @pytest.mark.parametrize("url", ["/clinic/NRT/", "/clinic/NRT/patients/P001/"])
 def test_other_centres_staff_are_refused(registry, client, url):
-    assert _client(client, registry["south_staff"]).get(url).status_code == 403
+    response = _client(client, registry["south_staff"]).get(url)
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "You cannot see this centre" in page and "Not medical advice" in page and "P001" not in page
+
+
+def test_users_without_a_role_see_no_centre(registry, client, django_user_model):
+    public = django_user_model.objects.create_user("public", password="pw-public-1")
+    page = _client(client, public).get("/clinic/").content.decode()
+    assert "no centre role" in page and "/clinic/NRT/" not in page
+    assert client.get("/clinic/NRT/").status_code == 403
 
 
 def test_unknown_centre_is_refused_like_a_forbidden_one(registry, client):
@@ -129,12 +151,19 @@ def test_monitor_reads_every_centre_without_forms(registry, client):
     response = client.get("/clinic/NRT/patients/P001/")
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Read only" in page and "/add/" not in page and "<form method=\"post\" action=\"/clinic" not in page
+    assert "Read only" in page and "/add/" not in page and '<form method="post" action="/clinic' not in page
 
 
 def test_patient_page_shows_the_timeline_and_the_forms_to_staff(registry, client):
     page = _client(client, registry["north_staff"]).get("/clinic/NRT/patients/P001/").content.decode()
-    for text in ("Transplant (day 0)", "2018-03-20", "EDSS visit", "Relapse", "MRI scan", "Febrile neutropenia"):
+    for text in (
+        "Transplant (day 0)",
+        "2018-03-20",
+        "EDSS visit",
+        "Relapse",
+        "MRI scan",
+        "Febrile neutropenia",
+    ):
         assert text in page
     for slug in ("edss", "relapse", "mri", "ae"):
         assert f'action="/clinic/NRT/patients/P001/add/{slug}/"' in page
@@ -150,41 +179,78 @@ def test_valid_visit_is_saved_and_audited_with_the_user(registry, client):
     visit = m.EdssVisit.objects.get(patient__patient_code="P001", visit_date=dt.date(2024, 5, 2))
     assert str(visit.edss) == "4.5"
     event = m.AuditEvent.objects.get(model="EdssVisit", object_pk=str(visit.pk))
-    assert (event.action, event.actor, event.centre_code, event.patient_code) == ("create", "north_staff", "NRT",
-                                                                                   "P001")
+    assert (event.action, event.actor, event.centre_code, event.patient_code) == (
+        "create",
+        "north_staff",
+        "NRT",
+        "P001",
+    )
     assert event.after["edss"] == "4.5" and event.after["visit_date"] == "2024-05-02"
     page = client.get(response["Location"]).content.decode()
     assert "EDSS visit saved for P001" in page and "2024-05-02" in page
 
 
-@pytest.mark.parametrize(("data", "field", "message"), [
-    ({"visit_date": "2024-05-02", "edss": "10.5"}, "edss", "Must be ≥ 0 and ≤ 10 (you entered 10.5)"),
-    ({"visit_date": "2024-05-02", "edss": "3.7"}, "edss", "Not in steps of 0.5"),
-    ({"visit_date": "2024-05-02", "edss": "3.25"}, "edss", "More than 1 decimals"),
-    ({"visit_date": "2099-05-02", "edss": "3.0"}, "visit_date", "Date is in the future"),
-    ({"visit_date": "2018-09-20", "edss": "3.0"}, "visit_date", "Duplicate key (centre_code, patient_code, "
-                                                                "visit_date) already in the registry"),
-    ({"visit_date": "2024-05-02", "edss": ""}, "edss", "This field is required"),
-])
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"visit_date": "2024-05-02", "edss": "10.5"}, "edss", "Must be ≥ 0 and ≤ 10 (you entered 10.5)"),
+        ({"visit_date": "2024-05-02", "edss": "3.7"}, "edss", "Not in steps of 0.5"),
+        ({"visit_date": "2024-05-02", "edss": "3.25"}, "edss", "More than 1 decimals"),
+        ({"visit_date": "2099-05-02", "edss": "3.0"}, "visit_date", "Date is in the future"),
+        (
+            {"visit_date": "2018-09-20", "edss": "3.0"},
+            "visit_date",
+            "This patient already has a record with this visit date in the registry (you entered 2018-09-20)",
+        ),
+        ({"visit_date": "2024-05-02", "edss": ""}, "edss", "This field is required"),
+    ],
+)
 def test_invalid_visit_shows_the_import_rule_next_to_the_field(registry, client, data, field, message):
     before = m.EdssVisit.objects.count(), m.AuditEvent.objects.count()
     response = _edss(_client(client, registry["north_staff"]), **data)
     assert response.status_code == 400
-    assert any(message in e for e in _field_errors(response, "edss", field)), _field_errors(response, "edss", field)
+    assert any(message in e for e in _field_errors(response, "edss", field)), _field_errors(
+        response, "edss", field
+    )
     assert (m.EdssVisit.objects.count(), m.AuditEvent.objects.count()) == before
 
 
+@pytest.mark.parametrize("edss", ["0", "10", "4.5", "4", "10.5", "3.7", "3.25", "-0.5"])
+def test_form_and_import_accept_the_same_edss_values(registry, tmp_path, edss):
+    from openhsct.errors import ValidationError
+    from openhsct.portal.clinic.forms import EdssVisitForm
+
+    p001 = m.Patient.objects.get(patient_code="P001")
+    form = EdssVisitForm({"edss-visit_date": "2024-05-02", "edss-edss": edss}, patient=p001, prefix="edss")
+    row = {"centre_code": "NRT", "patient_code": "P001", "visit_date": "2024-05-02", "edss": edss}
+    try:
+        import_bundle(write({"edss_visits": [row]}, tmp_path / "one"), dry_run=True)
+        import_rules = []
+    except ValidationError as exc:
+        import_rules = [d.split(": ", 1)[1].rsplit(" (", 1)[0] for d in exc.details]
+    assert form.is_valid() == (import_rules == [])
+    for rule in import_rules:
+        assert any(e.startswith(rule[0].upper() + rule[1:]) for e in form.errors["edss"]), (rule, form.errors)
+
+
 def test_visit_after_death_is_refused(registry, client):
-    response = _edss(_client(client, registry["north_staff"]), patient="P002", visit_date="2019-09-01", edss="6.5")
+    response = _edss(
+        _client(client, registry["north_staff"]), patient="P002", visit_date="2019-09-01", edss="6.5"
+    )
     assert response.status_code == 400
-    assert any("Nothing can be recorded after death_date" in e for e in _field_errors(response, "edss", "visit_date"))
+    assert any(
+        "Nothing can be recorded after death date (2019-09-01 vs 2019-05-06)" in e
+        for e in _field_errors(response, "edss", "visit_date")
+    )
     assert not m.EdssVisit.objects.filter(visit_date=dt.date(2019, 9, 1)).exists()
 
 
 def test_other_centres_staff_cannot_post(registry, client):
     response = _edss(_client(client, registry["south_staff"]), visit_date="2024-05-02", edss="4.5")
     assert response.status_code == 403
-    assert _client(client, registry["south_staff"]).get("/clinic/NRT/patients/P001/add/edss/").status_code == 403
+    assert (
+        _client(client, registry["south_staff"]).get("/clinic/NRT/patients/P001/add/edss/").status_code == 403
+    )
     assert not m.EdssVisit.objects.filter(visit_date=dt.date(2024, 5, 2)).exists()
 
 
@@ -200,25 +266,43 @@ def test_relapse_mri_and_adverse_event_forms(registry, client):
     assert client.post(f"{base}/relapse/", {"relapse-onset_date": "2023-02-01"}).status_code == 302
     assert m.Relapse.objects.filter(onset_date=dt.date(2023, 2, 1)).exists()
 
-    mri = {"mri-scan_date": "2023-03-01", "mri-t2_assessed": "yes", "mri-new_enlarging_t2": "",
-           "mri-gd_assessed": "no", "mri-gd_lesions": ""}
+    mri = {
+        "mri-scan_date": "2023-03-01",
+        "mri-t2_assessed": "yes",
+        "mri-new_enlarging_t2": "",
+        "mri-gd_assessed": "no",
+        "mri-gd_lesions": "",
+    }
     response = client.post(f"{base}/mri/", mri)
     assert response.status_code == 400
-    assert any("Required when t2_assessed is yes" in e for e in _field_errors(response, "mri", "new_enlarging_t2"))
+    assert any(
+        "Required when t2 assessed is yes" in e for e in _field_errors(response, "mri", "new_enlarging_t2")
+    )
     assert client.post(f"{base}/mri/", {**mri, "mri-new_enlarging_t2": "0"}).status_code == 302
     assert m.MriScan.objects.get(scan_date=dt.date(2023, 3, 1)).new_enlarging_t2 == 0
 
-    ae = {"ae-ae_id": "AE2", "ae-category": "secondary_autoimmunity", "ae-ctcae_term": "Hyperthyroidism",
-          "ae-grade": "6", "ae-onset_date": "2020-01-10", "ae-resolution_date": "", "ae-attribution": "related",
-          "ae-serious": "no"}
+    ae = {
+        "ae-ae_id": "AE2",
+        "ae-category": "secondary_autoimmunity",
+        "ae-ctcae_term": "Hyperthyroidism",
+        "ae-grade": "6",
+        "ae-onset_date": "2020-01-10",
+        "ae-resolution_date": "",
+        "ae-attribution": "related",
+        "ae-serious": "no",
+    }
     response = client.post(f"{base}/ae/", ae)
     assert response.status_code == 400
     assert any("Must be ≥ 1 and ≤ 5" in e for e in _field_errors(response, "ae", "grade"))
     response = client.post(f"{base}/ae/", {**ae, "ae-grade": "2", "ae-resolution_date": "2019-12-01"})
-    assert any("Resolution_date must be on or after onset_date" in e
-               for e in _field_errors(response, "ae", "resolution_date"))
+    assert any(
+        "Resolution date must be on or after onset date" in e
+        for e in _field_errors(response, "ae", "resolution_date")
+    )
     assert client.post(f"{base}/ae/", {**ae, "ae-grade": "2"}).status_code == 302
-    created = m.AuditEvent.objects.filter(actor="north_staff", action="create").values_list("model", flat=True)
+    created = m.AuditEvent.objects.filter(actor="north_staff", action="create").values_list(
+        "model", flat=True
+    )
     assert sorted(created) == ["AdverseEvent", "MriScan", "Relapse"]
 
 

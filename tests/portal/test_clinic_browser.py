@@ -57,6 +57,7 @@ def test_clinician_session(live_server, live_registry, browser_page, axe_check, 
     error = page.locator("#add-edss .field.has-error").filter(has=page.locator("#id_edss-edss"))
     assert "Not in steps of 0.5 (you entered 3.7)" in error.inner_text()
     assert page.locator("#id_edss-edss").get_attribute("aria-invalid") == "true"
+    page.locator("#add-edss").screenshot(path=str(artifacts_dir / "clinic-edss-error.png"))
     assert axe_check(page) == []
     assert not m.EdssVisit.objects.filter(visit_date=dt.date(2024, 5, 2)).exists()
 

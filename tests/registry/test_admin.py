@@ -11,9 +11,18 @@ import pytest
 from openhsct.registry import models as m
 from openhsct.registry.audit import acting_as
 
-PATIENT_FORM = {"patient_code": "N9", "sex": "female", "birth_year": "1988", "phenotype": "RRMS",
-                "onset_date": "2012-04-01", "diagnosis_date": "2013-01-10", "consent_status": "given",
-                "consent_date": "2020-01-01", "last_contact_date": "", "_save": "Save"}
+PATIENT_FORM = {
+    "patient_code": "N9",
+    "sex": "female",
+    "birth_year": "1988",
+    "phenotype": "RRMS",
+    "onset_date": "2012-04-01",
+    "diagnosis_date": "2013-01-10",
+    "consent_status": "given",
+    "consent_date": "2020-01-01",
+    "last_contact_date": "",
+    "_save": "Save",
+}
 
 
 @pytest.fixture
@@ -22,11 +31,18 @@ def patients(cast):
     with acting_as("cli:test"):
         out = {}
         for key, centre, code in (("north", cast["north"], "N1"), ("south", cast["south"], "S1")):
-            p = m.Patient.objects.create(centre=centre, patient_code=code, sex="male", birth_year=1980,
-                                         phenotype="RRMS", consent_status="given")
+            p = m.Patient.objects.create(
+                centre=centre,
+                patient_code=code,
+                sex="male",
+                birth_year=1980,
+                phenotype="RRMS",
+                consent_status="given",
+            )
             out[key] = p
-            out[f"{key}_visit"] = m.EdssVisit.objects.create(patient=p, visit_date=dt.date(2021, 3, 1),
-                                                                 edss=Decimal("3.0"))
+            out[f"{key}_visit"] = m.EdssVisit.objects.create(
+                patient=p, visit_date=dt.date(2021, 3, 1), edss=Decimal("3.0")
+            )
     return {**cast, **out}
 
 
@@ -38,8 +54,9 @@ def _as(client, user):
 def _refused(response) -> bool:
     """Django admin answers an object outside the user's queryset with a redirect to the index (the
     object 'does not exist' for them); a permission it lacks with 403."""
-    return response.status_code in {302, 403, 404} and (response.status_code != 302
-                                                         or response["Location"] == "/admin/")
+    return response.status_code in {302, 403, 404} and (
+        response.status_code != 302 or response["Location"] == "/admin/"
+    )
 
 
 # ------------------------------------------------------------------------------------------ centre staff
@@ -58,14 +75,21 @@ def test_staff_cannot_open_or_change_another_centres_patient(patients, client):
     south = patients["south"]
     url = f"/admin/registry/patient/{south.pk}/change/"
     assert _refused(client.get(url))
-    assert _refused(client.post(url, {**PATIENT_FORM, "centre": south.centre_id, "patient_code": "S1",
-                                      "birth_year": "1999"}))
+    assert _refused(
+        client.post(
+            url, {**PATIENT_FORM, "centre": south.centre_id, "patient_code": "S1", "birth_year": "1999"}
+        )
+    )
     assert _refused(client.post(f"/admin/registry/patient/{south.pk}/delete/", {"post": "yes"}))
     south.refresh_from_db()
     assert south.birth_year == 1980
     visit = patients["south_visit"]
-    assert _refused(client.post(f"/admin/registry/edssvisit/{visit.pk}/change/",
-                                {"patient": south.pk, "visit_date": "2021-03-01", "edss": "9.5"}))
+    assert _refused(
+        client.post(
+            f"/admin/registry/edssvisit/{visit.pk}/change/",
+            {"patient": south.pk, "visit_date": "2021-03-01", "edss": "9.5"},
+        )
+    )
     visit.refresh_from_db()
     assert visit.edss == 3
     assert not m.AuditEvent.objects.filter(actor="north_staff").exists()
@@ -73,10 +97,14 @@ def test_staff_cannot_open_or_change_another_centres_patient(patients, client):
 
 def test_staff_cannot_add_into_another_centre(patients, client):
     _as(client, patients["north_staff"])
-    response = client.post("/admin/registry/patient/add/", {**PATIENT_FORM, "centre": patients["south"].centre_id})
+    response = client.post(
+        "/admin/registry/patient/add/", {**PATIENT_FORM, "centre": patients["south"].centre_id}
+    )
     assert response.status_code == 200 and "centre" in response.context["adminform"].form.errors
-    response = client.post("/admin/registry/edssvisit/add/",
-                           {"patient": patients["south"].pk, "visit_date": "2022-01-01", "edss": "2.0"})
+    response = client.post(
+        "/admin/registry/edssvisit/add/",
+        {"patient": patients["south"].pk, "visit_date": "2022-01-01", "edss": "2.0"},
+    )
     assert response.status_code == 200 and "patient" in response.context["adminform"].form.errors
     assert not m.Patient.objects.filter(patient_code="N9").exists()
     assert m.EdssVisit.objects.count() == 2
@@ -102,16 +130,23 @@ def test_monitor_views_everything(patients, client):
     assert "N1" in page and "S1" in page
     response = client.get(f"/admin/registry/patient/{patients['south'].pk}/change/")
     assert response.status_code == 200
-    assert response.context["has_change_permission"] is False and 'name="_save"' not in response.content.decode()
+    assert (
+        response.context["has_change_permission"] is False and 'name="_save"' not in response.content.decode()
+    )
 
 
 def test_monitor_changes_nothing(patients, client):
     _as(client, patients["monitor"])
     south = patients["south"]
     assert client.get("/admin/registry/patient/add/").status_code == 403
-    assert client.post("/admin/registry/patient/add/", {**PATIENT_FORM, "centre": south.centre_id}).status_code == 403
-    change = client.post(f"/admin/registry/patient/{south.pk}/change/",
-                         {**PATIENT_FORM, "centre": south.centre_id, "patient_code": "S1", "birth_year": "1999"})
+    assert (
+        client.post("/admin/registry/patient/add/", {**PATIENT_FORM, "centre": south.centre_id}).status_code
+        == 403
+    )
+    change = client.post(
+        f"/admin/registry/patient/{south.pk}/change/",
+        {**PATIENT_FORM, "centre": south.centre_id, "patient_code": "S1", "birth_year": "1999"},
+    )
     assert change.status_code == 403
     assert client.post(f"/admin/registry/patient/{south.pk}/delete/", {"post": "yes"}).status_code == 403
     visit = patients["north_visit"]
@@ -122,8 +157,14 @@ def test_monitor_changes_nothing(patients, client):
 
 
 def test_monitor_bulk_delete_action_is_not_offered(patients, client):
-    response = _as(client, patients["monitor"]).post("/admin/registry/patient/", {
-        "action": "delete_selected", "_selected_action": [patients["north"].pk, patients["south"].pk], "post": "yes"})
+    response = _as(client, patients["monitor"]).post(
+        "/admin/registry/patient/",
+        {
+            "action": "delete_selected",
+            "_selected_action": [patients["north"].pk, patients["south"].pk],
+            "post": "yes",
+        },
+    )
     assert m.Patient.objects.count() == 2 and response.status_code in {200, 302, 403}
 
 
@@ -140,8 +181,10 @@ def test_admin_create_update_delete_are_audited_with_the_user(patients, client):
     assert (created.actor, created.centre_code, created.patient_code) == ("north_staff", "NRT", "N9")
     assert created.before is None and created.after["birth_year"] == 1988
 
-    response = client.post(f"/admin/registry/patient/{patient.pk}/change/",
-                           {**PATIENT_FORM, "centre": north.pk, "birth_year": "1987"})
+    response = client.post(
+        f"/admin/registry/patient/{patient.pk}/change/",
+        {**PATIENT_FORM, "centre": north.pk, "birth_year": "1987"},
+    )
     assert response.status_code == 302
     updated = m.AuditEvent.objects.get(action="update", model="Patient", object_pk=str(patient.pk))
     assert updated.actor == "north_staff"
@@ -158,12 +201,16 @@ def test_admin_create_update_delete_are_audited_with_the_user(patients, client):
 def test_saving_unchanged_form_writes_no_update_event(patients, client):
     _as(client, patients["north_staff"])
     visit = patients["north_visit"]
-    response = client.post(f"/admin/registry/edssvisit/{visit.pk}/change/",
-                           {"patient": visit.patient_id, "visit_date": "2021-03-01", "edss": "3.0", "_save": "Save"})
+    response = client.post(
+        f"/admin/registry/edssvisit/{visit.pk}/change/",
+        {"patient": visit.patient_id, "visit_date": "2021-03-01", "edss": "3.0", "_save": "Save"},
+    )
     assert response.status_code == 302
     assert not m.AuditEvent.objects.filter(action="update", model="EdssVisit").exists()
-    client.post(f"/admin/registry/edssvisit/{visit.pk}/change/",
-                {"patient": visit.patient_id, "visit_date": "2021-03-01", "edss": "3.5", "_save": "Save"})
+    client.post(
+        f"/admin/registry/edssvisit/{visit.pk}/change/",
+        {"patient": visit.patient_id, "visit_date": "2021-03-01", "edss": "3.5", "_save": "Save"},
+    )
     event = m.AuditEvent.objects.get(action="update", model="EdssVisit")
     assert (event.before["edss"], event.after["edss"], event.actor) == ("3.0", "3.5", "north_staff")
 
@@ -171,8 +218,9 @@ def test_saving_unchanged_form_writes_no_update_event(patients, client):
 def test_cascade_delete_audits_the_patients_records(patients, client):
     patient = patients["north"]
     visit_pk = patients["north_visit"].pk
-    response = _as(client, patients["north_staff"]).post(f"/admin/registry/patient/{patient.pk}/delete/",
-                                                         {"post": "yes"})
+    response = _as(client, patients["north_staff"]).post(
+        f"/admin/registry/patient/{patient.pk}/delete/", {"post": "yes"}
+    )
     assert response.status_code == 302
     gone = m.AuditEvent.objects.get(action="delete", model="EdssVisit", object_pk=str(visit_pk))
     assert gone.actor == "north_staff" and gone.before["edss"] == "3.0"

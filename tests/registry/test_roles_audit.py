@@ -24,10 +24,22 @@ def people(cast):
     """The cast plus a signed-up member of the public (no role) and one patient per centre."""
     public = get_user_model().objects.create_user("public", password="pw-public-1")
     with acting_as("cli:test"):
-        n1 = m.Patient.objects.create(centre=cast["north"], patient_code="N1", sex="female", birth_year=1985,
-                                      phenotype="RRMS", consent_status="given")
-        s1 = m.Patient.objects.create(centre=cast["south"], patient_code="S1", sex="male", birth_year=1980,
-                                      phenotype="SPMS", consent_status="given")
+        n1 = m.Patient.objects.create(
+            centre=cast["north"],
+            patient_code="N1",
+            sex="female",
+            birth_year=1985,
+            phenotype="RRMS",
+            consent_status="given",
+        )
+        s1 = m.Patient.objects.create(
+            centre=cast["south"],
+            patient_code="S1",
+            sex="male",
+            birth_year=1980,
+            phenotype="SPMS",
+            consent_status="given",
+        )
     return {**cast, "public": public, "n1": n1, "s1": s1}
 
 
@@ -145,7 +157,9 @@ def test_reimport_of_a_changed_row_records_before_and_after(people, tmp_path):
     import_bundle(write(changed, tmp_path / "b"), actor="cli:second")
     event = m.AuditEvent.objects.get(action="update", model="Transplant")
     assert event.actor == "cli:second" and (event.centre_code, event.patient_code) == ("NRT", "P001")
-    assert event.before["cd34_infused_1e6_per_kg"] == "5.80" and event.after["cd34_infused_1e6_per_kg"] == "6.10"
+    assert (
+        event.before["cd34_infused_1e6_per_kg"] == "5.80" and event.after["cd34_infused_1e6_per_kg"] == "6.10"
+    )
     assert event.detail == {"via": "import"}
     second = m.AuditEvent.objects.filter(action="import").order_by("id").last()
     assert second.detail["updated"]["transplants"] == 1 and second.detail["created"]["transplants"] == 0

@@ -23,20 +23,20 @@ P = ["centre_code", "patient_code"]
 COLUMNS = {
     "centres": "centre_code name country city synthetic",
     "patients": "centre_code patient_code sex birth_year phenotype onset_date diagnosis_date consent_status "
-                "consent_date last_contact_date",
+    "consent_date last_contact_date",
     "eligibility": "centre_code patient_code assessment_date edss relapses_prior_12m gd_assessed gd_lesions "
-                   "prior_dmt_count prior_dmts decision reason",
+    "prior_dmt_count prior_dmts decision reason",
     "mobilisations": "centre_code patient_code mobilisation_id regimen cyclophosphamide_g_per_m2 gcsf start_date "
-                     "end_date",
+    "end_date",
     "apheresis": "centre_code patient_code collection_id mobilisation_id collection_date cd34_1e6_per_kg volume_ml",
     "cell_products": "centre_code patient_code bag_id collection_id cryopreservation_date storage_location status",
     "custody_events": "centre_code patient_code bag_id seq event event_at performed_by location",
     "conditioning": "centre_code patient_code regimen intensity atg rituximab start_date end_date",
     "conditioning_drugs": "centre_code patient_code drug total_dose dose_unit",
     "transplants": "centre_code patient_code day0 cd34_infused_1e6_per_kg admission_date discharge_date "
-                   "neutrophil_engraftment_date platelet_engraftment_date",
+    "neutrophil_engraftment_date platelet_engraftment_date",
     "adverse_events": "centre_code patient_code ae_id category ctcae_term grade onset_date resolution_date "
-                      "attribution serious",
+    "attribution serious",
     "deaths": "centre_code patient_code death_date cause cause_category transplant_related",
     "edss_visits": "centre_code patient_code visit_date edss",
     "relapses": "centre_code patient_code onset_date",
@@ -45,26 +45,68 @@ COLUMNS = {
     "costs": "centre_code patient_code cost_date category amount currency",
 }
 KEYS = {
-    "centres": ["centre_code"], "patients": P, "eligibility": [*P, "assessment_date"],
-    "mobilisations": [*P, "mobilisation_id"], "apheresis": [*P, "collection_id"], "cell_products": [*P, "bag_id"],
-    "custody_events": [*P, "bag_id", "seq"], "conditioning": P, "conditioning_drugs": [*P, "drug"],
-    "transplants": P, "adverse_events": [*P, "ae_id"], "deaths": P, "edss_visits": [*P, "visit_date"],
-    "relapses": [*P, "onset_date"], "mri_scans": [*P, "scan_date"], "dmt_exposures": [*P, "drug", "start_date"],
+    "centres": ["centre_code"],
+    "patients": P,
+    "eligibility": [*P, "assessment_date"],
+    "mobilisations": [*P, "mobilisation_id"],
+    "apheresis": [*P, "collection_id"],
+    "cell_products": [*P, "bag_id"],
+    "custody_events": [*P, "bag_id", "seq"],
+    "conditioning": P,
+    "conditioning_drugs": [*P, "drug"],
+    "transplants": P,
+    "adverse_events": [*P, "ae_id"],
+    "deaths": P,
+    "edss_visits": [*P, "visit_date"],
+    "relapses": [*P, "onset_date"],
+    "mri_scans": [*P, "scan_date"],
+    "dmt_exposures": [*P, "drug", "start_date"],
     "costs": [*P, "cost_date", "category"],
 }
-DECIMALS = {"edss": 1, "cyclophosphamide_g_per_m2": 2, "cd34_1e6_per_kg": 2, "volume_ml": 1, "total_dose": 2,
-            "cd34_infused_1e6_per_kg": 2, "amount": 2}
-INTEGERS = {"birth_year", "relapses_prior_12m", "gd_lesions", "prior_dmt_count", "seq", "grade", "new_enlarging_t2"}
+DECIMALS = {
+    "edss": 1,
+    "cyclophosphamide_g_per_m2": 2,
+    "cd34_1e6_per_kg": 2,
+    "volume_ml": 1,
+    "total_dose": 2,
+    "cd34_infused_1e6_per_kg": 2,
+    "amount": 2,
+}
+INTEGERS = {
+    "birth_year",
+    "relapses_prior_12m",
+    "gd_lesions",
+    "prior_dmt_count",
+    "seq",
+    "grade",
+    "new_enlarging_t2",
+}
 CODES = {
-    "sex": {"female", "male", "other", "unknown"}, "phenotype": {"RRMS", "SPMS", "PPMS", "other"},
-    "consent_status": {"given", "withdrawn", "not_given"}, "gd_assessed": {"yes", "no", "unknown"},
-    "t2_assessed": {"yes", "no", "unknown"}, "decision": {"eligible", "not_eligible", "deferred"},
-    "gcsf": {"yes", "no"}, "status": {"stored", "thawed", "infused", "discarded"},
+    "sex": {"female", "male", "other", "unknown"},
+    "phenotype": {"RRMS", "SPMS", "PPMS", "other"},
+    "consent_status": {"given", "withdrawn", "not_given"},
+    "gd_assessed": {"yes", "no", "unknown"},
+    "t2_assessed": {"yes", "no", "unknown"},
+    "decision": {"eligible", "not_eligible", "deferred"},
+    "gcsf": {"yes", "no"},
+    "status": {"stored", "thawed", "infused", "discarded"},
     "event": {"frozen", "stored", "moved", "thawed", "infused", "discarded"},
-    "intensity": {"low", "intermediate", "high"}, "atg": {"yes", "no"}, "rituximab": {"yes", "no"},
-    "dose_unit": {"mg/kg", "mg/m2", "g/m2", "mg"}, "category": None,  # differs by table, checked below
-    "attribution": {"related", "unrelated", "unknown"}, "serious": {"yes", "no"}, "synthetic": {"yes"},
-    "cause_category": {"ms_progression", "infection", "transplant_toxicity", "malignancy", "other", "unknown"},
+    "intensity": {"low", "intermediate", "high"},
+    "atg": {"yes", "no"},
+    "rituximab": {"yes", "no"},
+    "dose_unit": {"mg/kg", "mg/m2", "g/m2", "mg"},
+    "category": None,  # differs by table, checked below
+    "attribution": {"related", "unrelated", "unknown"},
+    "serious": {"yes", "no"},
+    "synthetic": {"yes"},
+    "cause_category": {
+        "ms_progression",
+        "infection",
+        "transplant_toxicity",
+        "malignancy",
+        "other",
+        "unknown",
+    },
     "transplant_related": {"yes", "no", "unknown"},
 }
 DATE_RE = r"\d{4}-\d{2}-\d{2}"
@@ -109,7 +151,9 @@ def test_every_cell_is_canonical_text(big):
     for name, frame in big.items():
         for col in frame.columns:
             s = frame[col]
-            assert pd.api.types.infer_dtype(s, skipna=False) in {"string", "empty"}, f"{name}.{col} holds non-text"
+            assert pd.api.types.infer_dtype(s, skipna=False) in {"string", "empty"}, (
+                f"{name}.{col} holds non-text"
+            )
             filled = s[s != ""]
             if col.endswith("_date") or col == "day0":
                 assert filled.str.fullmatch(DATE_RE).all(), f"{name}.{col}"
@@ -126,10 +170,27 @@ def test_every_cell_is_canonical_text(big):
 
 
 def test_required_cells_are_filled(big):
-    optional = {"onset_date", "diagnosis_date", "consent_date", "last_contact_date", "gd_lesions", "prior_dmts",
-                "reason", "cyclophosphamide_g_per_m2", "end_date", "volume_ml", "admission_date",
-                "discharge_date", "neutrophil_engraftment_date", "platelet_engraftment_date", "resolution_date",
-                "cause", "new_enlarging_t2", "stop_date", "city"}
+    optional = {
+        "onset_date",
+        "diagnosis_date",
+        "consent_date",
+        "last_contact_date",
+        "gd_lesions",
+        "prior_dmts",
+        "reason",
+        "cyclophosphamide_g_per_m2",
+        "end_date",
+        "volume_ml",
+        "admission_date",
+        "discharge_date",
+        "neutrophil_engraftment_date",
+        "platelet_engraftment_date",
+        "resolution_date",
+        "cause",
+        "new_enlarging_t2",
+        "stop_date",
+        "city",
+    }
     for name, frame in big.items():
         for col in frame.columns:
             if col not in optional:
@@ -148,8 +209,17 @@ def test_keys_are_unique_and_rows_sorted_by_key(big):
 
 def test_codes_by_table(big):
     assert set(big["adverse_events"]["category"]) <= {"infection", "secondary_autoimmunity", "other"}
-    assert set(big["costs"]["category"]) <= {"mobilisation", "apheresis", "cryopreservation", "conditioning",
-                                            "hospital_stay", "drugs", "follow_up", "travel", "other"}
+    assert set(big["costs"]["category"]) <= {
+        "mobilisation",
+        "apheresis",
+        "cryopreservation",
+        "conditioning",
+        "hospital_stay",
+        "drugs",
+        "follow_up",
+        "travel",
+        "other",
+    }
     assert big["costs"]["currency"].str.fullmatch("[A-Z]{3}").all()
     assert big["centres"]["country"].str.fullmatch("[A-Z]{3}").all()
     assert set(big["costs"]["currency"]) >= {"RUB", "USD", "GBP", "EUR", "MXN"}
@@ -184,9 +254,11 @@ def test_references_between_tables_exist(big):
     for name, frame in big.items():
         if name not in {"centres", "patients"}:
             assert pd.MultiIndex.from_frame(frame[P]).isin(patients).all(), name
-    for child, col, parent in (("apheresis", "mobilisation_id", "mobilisations"),
-                               ("cell_products", "collection_id", "apheresis"),
-                               ("custody_events", "bag_id", "cell_products")):
+    for child, col, parent in (
+        ("apheresis", "mobilisation_id", "mobilisations"),
+        ("cell_products", "collection_id", "apheresis"),
+        ("custody_events", "bag_id", "cell_products"),
+    ):
         keys = pd.MultiIndex.from_frame(big[parent][[*P, col]])
         assert pd.MultiIndex.from_frame(big[child][[*P, col]]).isin(keys).all(), child
 
@@ -210,10 +282,14 @@ def test_dates_follow_the_pathway(big):
         assert (_d(t[col]) > day0).where(t[col] != "", True).all(), col
     assert (_d(t["admission_date"]) <= day0).where(t["admission_date"] != "", True).all()
     assert (_d(t["discharge_date"]) >= day0).where(t["discharge_date"] != "", True).all()
-    cp = _join(b["cell_products"], b["apheresis"][[*P, "collection_id", "collection_date"]], [*P, "collection_id"])
+    cp = _join(
+        b["cell_products"], b["apheresis"][[*P, "collection_id", "collection_date"]], [*P, "collection_id"]
+    )
     assert (_d(cp["cryopreservation_date"]) >= _d(cp["collection_date"])).all()
-    ev = b["custody_events"].assign(at=pd.to_datetime(b["custody_events"]["event_at"], utc=True),
-                                    seq=b["custody_events"]["seq"].astype(int))
+    ev = b["custody_events"].assign(
+        at=pd.to_datetime(b["custody_events"]["event_at"], utc=True),
+        seq=b["custody_events"]["seq"].astype(int),
+    )
     ev = ev.sort_values([*P, "bag_id", "seq"])
     assert (ev.groupby([*P, "bag_id"])["at"].diff().dropna() > pd.Timedelta(0)).all()
     assert (ev["seq"] == ev.groupby([*P, "bag_id"]).cumcount() + 1).all()
@@ -232,7 +308,9 @@ def test_dates_follow_the_pathway(big):
 
 def test_custody_matches_the_bag_status(big):
     ev = big["custody_events"]
-    last = ev.assign(seq=ev["seq"].astype(int)).sort_values([*P, "bag_id", "seq"]).groupby([*P, "bag_id"]).last()
+    last = (
+        ev.assign(seq=ev["seq"].astype(int)).sort_values([*P, "bag_id", "seq"]).groupby([*P, "bag_id"]).last()
+    )
     status = big["cell_products"].set_index([*P, "bag_id"])["status"]
     expected = last["event"].replace({"moved": "stored"})
     assert (status.loc[expected.index] == expected).all()
@@ -244,12 +322,24 @@ def test_nothing_after_death_or_last_contact_or_as_of(big):
     b = big
     p = b["patients"][[*P, "last_contact_date"]]
     deaths = b["deaths"][[*P, "death_date"]]
-    dated = [("eligibility", "assessment_date"), ("edss_visits", "visit_date"), ("relapses", "onset_date"),
-             ("mri_scans", "scan_date"), ("adverse_events", "onset_date"), ("adverse_events", "resolution_date"),
-             ("transplants", "day0"), ("transplants", "discharge_date"), ("transplants", "platelet_engraftment_date"),
-             ("transplants", "neutrophil_engraftment_date"), ("costs", "cost_date"), ("dmt_exposures", "stop_date"),
-             ("conditioning", "start_date"), ("mobilisations", "start_date"), ("apheresis", "collection_date"),
-             ("cell_products", "cryopreservation_date")]
+    dated = [
+        ("eligibility", "assessment_date"),
+        ("edss_visits", "visit_date"),
+        ("relapses", "onset_date"),
+        ("mri_scans", "scan_date"),
+        ("adverse_events", "onset_date"),
+        ("adverse_events", "resolution_date"),
+        ("transplants", "day0"),
+        ("transplants", "discharge_date"),
+        ("transplants", "platelet_engraftment_date"),
+        ("transplants", "neutrophil_engraftment_date"),
+        ("costs", "cost_date"),
+        ("dmt_exposures", "stop_date"),
+        ("conditioning", "start_date"),
+        ("mobilisations", "start_date"),
+        ("apheresis", "collection_date"),
+        ("cell_products", "cryopreservation_date"),
+    ]
     for name, col in dated:
         f = b[name][[*P, col]]
         f = f[f[col] != ""]
@@ -271,8 +361,11 @@ def test_nothing_after_death_or_last_contact_or_as_of(big):
 
 
 def test_counts_are_given_exactly_when_assessed(big):
-    for name, flag, count in (("eligibility", "gd_assessed", "gd_lesions"), ("mri_scans", "gd_assessed", "gd_lesions"),
-                              ("mri_scans", "t2_assessed", "new_enlarging_t2")):
+    for name, flag, count in (
+        ("eligibility", "gd_assessed", "gd_lesions"),
+        ("mri_scans", "gd_assessed", "gd_lesions"),
+        ("mri_scans", "t2_assessed", "new_enlarging_t2"),
+    ):
         f = big[name]
         assert ((f[flag] == "yes") == (f[count] != "")).all(), (name, count)
         assert set(f[flag]) == {"yes", "no", "unknown"}, (name, flag)
@@ -318,7 +411,7 @@ def _km(time: np.ndarray, event: np.ndarray, at: float) -> float:
     df = pd.DataFrame({"t": time, "e": event.astype(int)}).sort_values("t")
     g = df.groupby("t")["e"].agg(["sum", "count"])
     at_risk = g["count"][::-1].cumsum()[::-1]
-    s = (1 - g["sum"] / at_risk)
+    s = 1 - g["sum"] / at_risk
     return float(s[s.index <= at].prod())
 
 
@@ -417,7 +510,9 @@ def test_relapses_are_rare_after_transplant(big):
 def test_mri_activity_is_occasional(big):
     m = big["mri_scans"].merge(big["transplants"][[*P, "day0"]], on=P)
     post = m[m["scan_date"] > m["day0"]]
-    active = (post["new_enlarging_t2"].replace("", "0").astype(int) > 0) | (post["gd_lesions"].replace("", "0").astype(int) > 0)
+    active = (post["new_enlarging_t2"].replace("", "0").astype(int) > 0) | (
+        post["gd_lesions"].replace("", "0").astype(int) > 0
+    )
     assert 0.01 <= active.mean() <= 0.10
     base = m[m["scan_date"] < m["day0"]]
     assert (base["gd_lesions"].replace("", "0").astype(int) > 0).mean() > 0.3
@@ -451,7 +546,9 @@ def test_adverse_events_cover_infection_and_autoimmunity(big):
 def test_costs_are_plausible_totals_in_local_currency(big):
     c = big["costs"].assign(a=big["costs"]["amount"].astype(float))
     tx = big["transplants"][P]
-    episode = c[c["category"] != "follow_up"].merge(tx, on=P).groupby([*P, "currency"])["a"].sum().reset_index()
+    episode = (
+        c[c["category"] != "follow_up"].merge(tx, on=P).groupby([*P, "currency"])["a"].sum().reset_index()
+    )
     med = episode.groupby("currency")["a"].median()
     assert 900_000 <= med["RUB"] <= 2_500_000
     assert 50_000 <= med["USD"] <= 175_000
@@ -519,8 +616,11 @@ def test_arguments_are_checked():
 
 
 # pytest-django is loaded unless disabled (-p no:django); its marker exists only then.
-_WITH_DB = (pytest.mark.django_db if "pytest_django" in sys.modules
-            else pytest.mark.skip(reason="needs pytest-django (run without -p no:django)"))
+_WITH_DB = (
+    pytest.mark.django_db
+    if "pytest_django" in sys.modules
+    else pytest.mark.skip(reason="needs pytest-django (run without -p no:django)")
+)
 
 
 @_WITH_DB

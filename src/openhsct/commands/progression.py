@@ -46,30 +46,50 @@ def _read_csv(path: Path, required: dict[str, str]):
 
 
 def progression(
-    visits: Path = typer.Argument(..., help="Visits CSV with columns id,date,EDSS (ISO dates).", exists=False),
+    visits: Path = typer.Argument(
+        ..., help="Visits CSV with columns id,date,EDSS (ISO dates).", exists=False
+    ),
     out: Path = typer.Option(..., "--out", help="Where to write the events CSV."),
     relapses: Path | None = typer.Option(None, "--relapses", help="Relapses CSV with columns id,date."),
-    event: str = typer.Option("firstCDW", "--event", help="firstCDW, firstCDI, first, multiple, firstPIRA, firstRAW."),
+    event: str = typer.Option(
+        "firstCDW", "--event", help="firstCDW, firstCDI, first, multiple, firstPIRA, firstRAW."
+    ),
     raw_pira: bool = typer.Option(False, "--raw-pira", help="Classify CDW as RAW / PIRA (RAW_PIRA=True)."),
     baseline: str = typer.Option("fixed", "--baseline", help="fixed, roving, roving_impr, roving_wors."),
     proceed_from: str = typer.Option("firstconf", "--proceed-from", help="firstconf or event."),
-    sub_threshold_rebl: str = typer.Option("none", "--sub-threshold-rebl", help="none, event, improvement, worsening."),
+    sub_threshold_rebl: str = typer.Option(
+        "none", "--sub-threshold-rebl", help="none, event, improvement, worsening."
+    ),
     skip_local_extrema: str = typer.Option("none", "--skip-local-extrema", help="none, strict, all."),
     relapse_rebl: bool = typer.Option(False, "--relapse-rebl", help="Re-baseline after every relapse."),
-    bl_geq: bool = typer.Option(False, "--bl-geq", help="A new baseline is never lower than the previous one."),
-    conf_days: list[float] = typer.Option([84.0], "--conf-days", help="Confirmation period (days); repeatable."),
+    bl_geq: bool = typer.Option(
+        False, "--bl-geq", help="A new baseline is never lower than the previous one."
+    ),
+    conf_days: list[float] = typer.Option(
+        [84.0], "--conf-days", help="Confirmation period (days); repeatable."
+    ),
     conf_tol_days: list[float] = typer.Option(
         [7.0, 730.5], "--conf-tol-days", help="Tolerance left [and right] (days); 'inf' for unbounded."
     ),
-    require_sust_days: float = typer.Option(0, "--require-sust-days", help="Days a change must be sustained."),
+    require_sust_days: float = typer.Option(
+        0, "--require-sust-days", help="Days a change must be sustained."
+    ),
     check_intermediate: bool = typer.Option(
         True, "--check-intermediate/--no-check-intermediate", help="Confirm over all intermediate visits."
     ),
-    relapse_to_bl: list[float] = typer.Option([30.0], "--relapse-to-bl", help="Days from relapse for a baseline."),
-    relapse_to_event: list[float] = typer.Option([0.0], "--relapse-to-event", help="Days from relapse for an event."),
-    relapse_to_conf: list[float] = typer.Option([30.0], "--relapse-to-conf", help="Days from relapse to confirm."),
+    relapse_to_bl: list[float] = typer.Option(
+        [30.0], "--relapse-to-bl", help="Days from relapse for a baseline."
+    ),
+    relapse_to_event: list[float] = typer.Option(
+        [0.0], "--relapse-to-event", help="Days from relapse for an event."
+    ),
+    relapse_to_conf: list[float] = typer.Option(
+        [30.0], "--relapse-to-conf", help="Days from relapse to confirm."
+    ),
     relapse_assoc: list[float] = typer.Option([90.0], "--relapse-assoc", help="Days from relapse for RAW."),
-    impute_last_visit: float = typer.Option(0, "--impute-last-visit", help="0, 1, or days of follow-up N > 1."),
+    impute_last_visit: float = typer.Option(
+        0, "--impute-last-visit", help="0, 1, or days of follow-up N > 1."
+    ),
 ) -> None:
     """Confirmed disability worsening/improvement events (pymsprog 1.0.7 rules) from EDSS visits and relapses."""
     from rich.console import Console
@@ -81,17 +101,32 @@ def progression(
     relapse_frame = None if relapses is None else _read_csv(relapses, {"id": "id", "date": "date"})
     conf = [int(c) if float(c).is_integer() else c for c in conf_days]
     result = msprog(
-        visit_frame, relapse=relapse_frame, event=event, RAW_PIRA=raw_pira, baseline=baseline,
-        proceed_from=proceed_from, sub_threshold_rebl=sub_threshold_rebl, skip_local_extrema=skip_local_extrema,
-        relapse_rebl=relapse_rebl, bl_geq=bl_geq, conf_days=conf[0] if len(conf) == 1 else conf,
-        conf_tol_days=conf_tol_days, require_sust_days=require_sust_days, check_intermediate=check_intermediate,
-        relapse_to_bl=relapse_to_bl, relapse_to_event=relapse_to_event, relapse_to_conf=relapse_to_conf,
-        relapse_assoc=relapse_assoc, impute_last_visit=impute_last_visit,
+        visit_frame,
+        relapse=relapse_frame,
+        event=event,
+        RAW_PIRA=raw_pira,
+        baseline=baseline,
+        proceed_from=proceed_from,
+        sub_threshold_rebl=sub_threshold_rebl,
+        skip_local_extrema=skip_local_extrema,
+        relapse_rebl=relapse_rebl,
+        bl_geq=bl_geq,
+        conf_days=conf[0] if len(conf) == 1 else conf,
+        conf_tol_days=conf_tol_days,
+        require_sust_days=require_sust_days,
+        check_intermediate=check_intermediate,
+        relapse_to_bl=relapse_to_bl,
+        relapse_to_event=relapse_to_event,
+        relapse_to_conf=relapse_to_conf,
+        relapse_assoc=relapse_assoc,
+        impute_last_visit=impute_last_visit,
     )
     # CDW_type exists when CDW are classified (--raw-pira, firstPIRA, firstRAW), as in pymsprog's table.
     has_type = "CDW_type" in result.results.columns
     columns = ["id", "nevent", "event_type"] + (["CDW_type"] if has_type else []) + ["time2event", "bl2event"]
     table = result.results.reindex(columns=columns)
+    for col in ("time2event", "bl2event"):  # whole days from ISO dates: written as integers, blank when none
+        table[col] = table[col].astype("Float64").astype("Int64")
     table.to_csv(out, index=False)
 
     counts = result.results.loc[result.results["nevent"] > 0]

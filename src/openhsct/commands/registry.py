@@ -32,13 +32,13 @@ def import_(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; write nothing."),
 ) -> None:
     """Validate a bundle and import it in one transaction: all of it, or nothing (exit 2 on errors)."""
+    if not bundle.exists():
+        raise OpenHSCTError(f"{bundle}: no such folder")
+    django()
     from openhsct.registry.audit import cli_actor
     from openhsct.registry.exchange import tables
     from openhsct.registry.importer import import_bundle
 
-    if not bundle.exists():
-        raise OpenHSCTError(f"{bundle}: no such folder")
-    django()
     with table_progress(f"Importing {bundle}", len(tables())) as advance:
         report = import_bundle(bundle, actor=cli_actor(), progress=advance, dry_run=dry_run)
     t = Table(title="Valid: nothing written (dry run)" if dry_run else "Imported")
@@ -56,13 +56,13 @@ def export(
     centre: list[str] = typer.Option(None, "--centre", help="Only this centre (repeatable)."),
 ) -> None:
     """Export the registry as a bundle; the export is recorded in the audit history."""
+    if fmt not in {"csv", "parquet"}:
+        raise OpenHSCTError(f"--format {fmt!r}: use csv or parquet")
+    django()
     from openhsct.registry.audit import cli_actor
     from openhsct.registry.exchange import tables
     from openhsct.registry.exporter import export_bundle
 
-    if fmt not in {"csv", "parquet"}:
-        raise OpenHSCTError(f"--format {fmt!r}: use csv or parquet")
-    django()
     with table_progress(f"Exporting to {out}", len(tables())) as advance:
         counts = export_bundle(out, fmt=fmt, centre_codes=centre or None, actor=cli_actor(), progress=advance)
     _counts_table(f"Exported to {out}", counts)

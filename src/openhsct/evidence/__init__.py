@@ -13,6 +13,7 @@ _PUBLIC = {
     "rma_prop": "openhsct.evidence.proportions",
     "regtest": "openhsct.evidence.meta",
     "load_cohorts": "openhsct.evidence.dataset",
+    "pooled_outcome": "openhsct.evidence.pooling",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -98,11 +98,20 @@ class PooledOutcome:
 
     def to_dict(self) -> dict:
         """JSON-ready summary with the list of studies (for ``--json`` and the portal)."""
-        out = self.to_frame().iloc[0].to_dict()
+        out = {k: _plain(v) for k, v in self.to_frame().iloc[0].to_dict().items()}
         out["label"] = self.label
         out["studies"] = json_records(self.studies)
         out["excluded"] = json_records(self.excluded)
         return out
+
+
+def _plain(value):
+    """A JSON-safe Python value: numpy scalars unwrapped, NaN/inf as ``None``."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def json_records(df: pd.DataFrame) -> list[dict]:

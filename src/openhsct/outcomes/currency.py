@@ -76,8 +76,12 @@ def convert(amount, currency, target: str = "EUR", rates: Mapping[str, float] | 
     multipliers = conversion_rates(target, rates)
     codes, uniques = pd.factorize(np.asarray(currency, dtype=object))
     per_code = np.array([multipliers.get(str(u).upper(), np.nan) for u in uniques] + [np.nan])
-    unknown = sorted({str(u) for u in uniques if str(u).upper() not in multipliers} | ({"(missing)"} if (codes < 0).any()
-                                                                                           else set()))
+    unknown = sorted(
+        {str(u) for u in uniques if str(u).upper() not in multipliers}
+        | ({"(missing)"} if (codes < 0).any() else set())
+    )
     if unknown:
-        raise CurrencyError(f"no rate for currency {', '.join(unknown)}; known: {', '.join(sorted(multipliers))}")
+        raise CurrencyError(
+            f"no rate for currency {', '.join(unknown)}; known: {', '.join(sorted(multipliers))}"
+        )
     return np.asarray(amount, dtype=float) * per_code[codes]

@@ -49,7 +49,8 @@ _SOURCES_SURVIVAL = (
 
 ENDPOINTS: dict[str, Endpoint] = {
     "pfs": Endpoint(
-        "pfs", "Progression-free survival",
+        "pfs",
+        "Progression-free survival",
         "Alive without confirmed disability worsening (CDW) from the pre-transplant EDSS baseline: an EDSS rise "
         "of >=1.5 from 0, >=1.0 from 1.0-5.0, >=0.5 above 5.0, confirmed >=24 weeks later (msprog rules, fixed "
         "baseline = last EDSS in the year before day 0).",
@@ -59,14 +60,17 @@ ENDPOINTS: dict[str, Endpoint] = {
         "last contact; patients without a pre-transplant EDSS are not in this endpoint",
     ),
     "rfs": Endpoint(
-        "rfs", "Relapse-free survival",
+        "rfs",
+        "Relapse-free survival",
         "Alive without a clinical relapse with onset after day 0.",
-        "Burt et al. JAMA 2015;313:275; Muraro et al. JAMA Neurol 2017;74:459; " + "Sharrack et al. BMT 2020;55:283",
+        "Burt et al. JAMA 2015;313:275; Muraro et al. JAMA Neurol 2017;74:459; "
+        + "Sharrack et al. BMT 2020;55:283",
         "first relapse onset after day 0, or death from any cause",
         "last contact",
     ),
     "mri_afs": Endpoint(
-        "mri_afs", "MRI-activity-free survival",
+        "mri_afs",
+        "MRI-activity-free survival",
         "Alive without a new/enlarging T2 or Gd+ lesion on any scan after the post-transplant re-baseline scan "
         "(first scan on or after day 90); readings count only where assessed.",
         "Sormani et al. Neurology 2017;88:2115; re-baselining: Wattjes et al. Lancet Neurol 2021;20:653; "
@@ -75,7 +79,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         "last informative scan after the re-baseline (day 0 when there is none): not scanned is not inactive",
     ),
     "efs": Endpoint(
-        "efs", "Event-free survival (NEDA-3)",
+        "efs",
+        "Event-free survival (NEDA-3)",
         "Alive with no evidence of disease activity: no relapse, no CDW and no MRI activity after the "
         "re-baseline scan (NEDA-3 as a time-to-event endpoint).",
         "Havrdova et al. Lancet Neurol 2009;8:254 (NEDA); Sormani et al. Neurology 2017;88:2115; "
@@ -84,7 +89,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         "last contact; patients without a pre-transplant EDSS are not in this endpoint",
     ),
     "os": Endpoint(
-        "os", "Overall survival",
+        "os",
+        "Overall survival",
         "Alive.",
         _SOURCES_SURVIVAL,
         "death from any cause",
@@ -103,8 +109,7 @@ TRM_TEXT = {
     "day100": (
         "Transplant-related mortality: cumulative incidence of death from any cause within 100 days of day 0; "
         "competing event: death after day 100 (so there is none before day 100).",
-        "Boffa et al. Neurology 2021 and UK 2025 practice (TRM = any death <= 100 days); Sormani et al. "
-        "Neurology 2017;88:2115",
+        "Boffa et al. Neurology 2021; UK 2025 practice (TRM = any death <= 100 days)",
     ),
 }
 
@@ -129,8 +134,9 @@ class RegistryOutcomes:
 
 
 def _key(frame: pd.DataFrame) -> pd.MultiIndex:
-    return pd.MultiIndex.from_arrays([frame["centre_code"].to_numpy(dtype=object),
-                                      frame["patient_code"].to_numpy(dtype=object)])
+    return pd.MultiIndex.from_arrays(
+        [frame["centre_code"].to_numpy(dtype=object), frame["patient_code"].to_numpy(dtype=object)]
+    )
 
 
 class Locator:
@@ -154,14 +160,22 @@ class Locator:
             return np.full(len(frame), -1, dtype=np.int64)
         centre = frame["centre_code"].to_numpy(dtype=object)
         if not self.unique:
-            return self.keys.get_indexer(pd.MultiIndex.from_arrays([centre, frame["patient_code"].to_numpy(dtype=object)]))
+            return self.keys.get_indexer(
+                pd.MultiIndex.from_arrays([centre, frame["patient_code"].to_numpy(dtype=object)])
+            )
         pos = self.codes.get_indexer(frame["patient_code"].to_numpy(dtype=object))
         same = self.centres[np.maximum(pos, 0)] == centre
         return np.where((pos >= 0) & same, pos, -1)
 
 
-def _dated(frame: pd.DataFrame | None, locate: Locator, day0: np.ndarray, date_col: str,
-           as_of: pd.Timestamp, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+def _dated(
+    frame: pd.DataFrame | None,
+    locate: Locator,
+    day0: np.ndarray,
+    date_col: str,
+    as_of: pd.Timestamp,
+    columns: tuple[str, ...] = (),
+) -> pd.DataFrame:
     """Rows of ``frame`` of transplanted patients dated up to ``as_of``: ``pid``, ``day`` (from day 0) and
     the requested columns."""
     if frame is None or not len(frame):
@@ -198,7 +212,9 @@ def edss_band(edss) -> np.ndarray:
 def era(year) -> np.ndarray:
     """Transplant era: before 2010, 2010–2017, 2018+."""
     y = np.asarray(year, dtype=float)
-    return np.select([y <= 2009, y <= 2017, y >= 2018], [e[2] for e in ERAS], default="unknown").astype(object)
+    return np.select([y <= 2009, y <= 2017, y >= 2018], [e[2] for e in ERAS], default="unknown").astype(
+        object
+    )
 
 
 def minimum_change(baseline_edss) -> np.ndarray:
@@ -215,11 +231,13 @@ def _cohort(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFram
     tx = tables["transplants"]
     day0 = pd.to_datetime(tx["day0"])
     tx = tx.loc[(day0 <= as_of).to_numpy()]
-    cohort = pd.DataFrame({
-        "centre_code": tx["centre_code"].to_numpy(dtype=object).astype(str).astype(object),
-        "patient_code": tx["patient_code"].to_numpy(dtype=object).astype(str).astype(object),
-        "day0": pd.to_datetime(tx["day0"]).to_numpy(),
-    })
+    cohort = pd.DataFrame(
+        {
+            "centre_code": tx["centre_code"].to_numpy(dtype=object).astype(str).astype(object),
+            "patient_code": tx["patient_code"].to_numpy(dtype=object).astype(str).astype(object),
+            "day0": pd.to_datetime(tx["day0"]).to_numpy(),
+        }
+    )
     locate = Locator(cohort["centre_code"].to_numpy(), cohort["patient_code"].to_numpy())
 
     def attach(name: str, cols: dict[str, object]) -> None:
@@ -239,10 +257,19 @@ def _cohort(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFram
             cohort[col] = values
 
     cohort["transplant_year"] = cohort["day0"].dt.year.astype(int)
-    attach("patients", {"phenotype": "unknown", "sex": "unknown", "birth_year": np.nan,
-                        "last_contact_date": np.datetime64("NaT", "ns")})
+    attach(
+        "patients",
+        {
+            "phenotype": "unknown",
+            "sex": "unknown",
+            "birth_year": np.nan,
+            "last_contact_date": np.datetime64("NaT", "ns"),
+        },
+    )
     attach("conditioning", {"intensity": "unknown"})
-    cohort["age"] = cohort["transplant_year"].to_numpy(dtype=float) - cohort.pop("birth_year").to_numpy(dtype=float)
+    cohort["age"] = cohort["transplant_year"].to_numpy(dtype=float) - cohort.pop("birth_year").to_numpy(
+        dtype=float
+    )
     cohort["era"] = era(cohort["transplant_year"])
     return cohort
 
@@ -254,7 +281,9 @@ def _edss_assessments(tables, locate: Locator, day0, as_of) -> pd.DataFrame:
     elig = _dated(tables.get("eligibility"), locate, day0, "assessment_date", as_of, ("edss",))
     pid = np.concatenate([visits["pid"].to_numpy(), elig["pid"].to_numpy()]).astype(np.int64)
     day = np.concatenate([visits["day"].to_numpy(), elig["day"].to_numpy()])
-    edss = np.concatenate([pd.to_numeric(f["edss"], errors="coerce").to_numpy(dtype=float) for f in (visits, elig)])
+    edss = np.concatenate(
+        [pd.to_numeric(f["edss"], errors="coerce").to_numpy(dtype=float) for f in (visits, elig)]
+    )
     src = np.repeat([0, 1], [len(visits), len(elig)])
     ok = ~np.isnan(edss)
     pid, day, edss, src = pid[ok], day[ok], edss[ok], src[ok]
@@ -276,7 +305,9 @@ def _baseline(visits: pd.DataFrame, n: int, window_days: float) -> tuple[np.ndar
     return value, day
 
 
-def _cdw_day(visits: pd.DataFrame, relapses: pd.DataFrame, baseline_day: np.ndarray, conf_days: float) -> np.ndarray:
+def _cdw_day(
+    visits: pd.DataFrame, relapses: pd.DataFrame, baseline_day: np.ndarray, conf_days: float
+) -> np.ndarray:
     """Day of the first CDW against the fixed pre-transplant baseline, by msprog (NaN: none / no baseline)."""
     from openhsct.outcomes.progression import msprog
 
@@ -288,9 +319,17 @@ def _cdw_day(visits: pd.DataFrame, relapses: pd.DataFrame, baseline_day: np.ndar
         return out
     rel = relapses.loc[~np.isnan(baseline_day[relapses["pid"].to_numpy()])] if len(relapses) else relapses
     result = msprog(
-        use[["pid", "day", "edss"]], subj_col="pid", value_col="edss", date_col="day", date_format="day",
-        relapse=rel[["pid", "day"]] if len(rel) else None, event="firstCDW", baseline="fixed",
-        conf_days=conf_days, relapse_to_bl=0, include_dates=True,
+        use[["pid", "day", "edss"]],
+        subj_col="pid",
+        value_col="edss",
+        date_col="day",
+        date_format="day",
+        relapse=rel[["pid", "day"]] if len(rel) else None,
+        event="firstCDW",
+        baseline="fixed",
+        conf_days=conf_days,
+        relapse_to_bl=0,
+        include_dates=True,
     ).results
     hit = result.loc[result["nevent"] > 0]
     if not len(hit):
@@ -322,7 +361,9 @@ def registry_outcomes(
     assessment even when a relapse preceded it, since that is what the endpoint compares against).
     """
     if trm_definition not in TRM_DEFINITIONS:
-        raise ValueError(f"trm_definition must be one of {', '.join(TRM_DEFINITIONS)}; got {trm_definition!r}")
+        raise ValueError(
+            f"trm_definition must be one of {', '.join(TRM_DEFINITIONS)}; got {trm_definition!r}"
+        )
     as_of = pd.Timestamp(as_of) if as_of is not None else data_as_of(tables)
     p = _cohort(tables, as_of)
     n = len(p)
@@ -335,7 +376,9 @@ def registry_outcomes(
     p["edss_band"] = edss_band(baseline)
     p["has_baseline"] = ~np.isnan(baseline)
 
-    deaths = _dated(tables.get("deaths"), locate, day0, "death_date", as_of, ("transplant_related", "cause_category"))
+    deaths = _dated(
+        tables.get("deaths"), locate, day0, "death_date", as_of, ("transplant_related", "cause_category")
+    )
     deaths = deaths.loc[deaths["day"] >= 0].drop_duplicates("pid")
     death_day = np.full(n, np.nan)
     death_day[deaths["pid"].to_numpy()] = deaths["day"].to_numpy()
@@ -345,19 +388,27 @@ def registry_outcomes(
     cause[deaths["pid"].to_numpy()] = deaths["cause_category"].astype(str).to_numpy()
 
     relapses = _dated(tables.get("relapses"), locate, day0, "onset_date", as_of)
-    scans = _dated(tables.get("mri_scans"), locate, day0, "scan_date", as_of,
-                   ("t2_assessed", "new_enlarging_t2", "gd_assessed", "gd_lesions"))
+    scans = _dated(
+        tables.get("mri_scans"),
+        locate,
+        day0,
+        "scan_date",
+        as_of,
+        ("t2_assessed", "new_enlarging_t2", "gd_assessed", "gd_lesions"),
+    )
     readings = scan_readings(scans.loc[scans["day"] > 0], n, rebaseline_from_days)
     mri = mri_activity(readings, n)
 
     post_visits = visits.loc[visits["day"] > 0]
-    last_seen = np.fmax.reduce([
-        (p["last_contact_date"].to_numpy() - day0) / np.timedelta64(1, "D"),
-        _per_patient(post_visits, n, "max"),
-        _per_patient(scans, n, "max"),
-        _per_patient(relapses, n, "max"),
-        np.zeros(n),
-    ])
+    last_seen = np.fmax.reduce(
+        [
+            (p["last_contact_date"].to_numpy() - day0) / np.timedelta64(1, "D"),
+            _per_patient(post_visits, n, "max"),
+            _per_patient(scans, n, "max"),
+            _per_patient(relapses, n, "max"),
+            np.zeros(n),
+        ]
+    )
     cap = (as_of.to_datetime64() - day0) / np.timedelta64(1, "D")
     fu = np.minimum(last_seen, cap)
     fu = np.where(np.isnan(death_day), fu, death_day)
@@ -371,8 +422,13 @@ def registry_outcomes(
     p["last_edss_day"] = _per_patient(post_visits, n, "max")
     p["fu_days"] = fu
     _add_endpoints(p, trm_definition)
-    settings = {"trm_definition": trm_definition, "conf_days": conf_days, "baseline_window_days": baseline_window_days,
-                "rebaseline_from_days": rebaseline_from_days, "as_of": as_of.date().isoformat()}
+    settings = {
+        "trm_definition": trm_definition,
+        "conf_days": conf_days,
+        "baseline_window_days": baseline_window_days,
+        "rebaseline_from_days": rebaseline_from_days,
+        "as_of": as_of.date().isoformat(),
+    }
     return RegistryOutcomes(patients=p, visits=visits, readings=readings, as_of=as_of, settings=settings)
 
 
@@ -419,7 +475,9 @@ def endpoint_data(patients: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndar
 # ---- EDSS change ------------------------------------------------------------------------------------
 
 
-def edss_change(outcomes: RegistryOutcomes, years=(1, 2, 5), window_days: float = EDSS_WINDOW_DAYS) -> pd.DataFrame:
+def edss_change(
+    outcomes: RegistryOutcomes, years=(1, 2, 5), window_days: float = EDSS_WINDOW_DAYS
+) -> pd.DataFrame:
     """EDSS change from the pre-transplant baseline at each anniversary in ``years``.
 
     The follow-up value is the visit nearest to 365.25 x year days after day 0 within ±``window_days`` (the
@@ -443,10 +501,15 @@ def edss_change(outcomes: RegistryOutcomes, years=(1, 2, 5), window_days: float 
         delta = minimum_change(b[ok])
         worse = int((change >= delta).sum())
         improved = int((change <= -delta).sum())
-        rows.append({
-            "years": int(y), "n": int(ok.sum()),
-            "mean_change": float(change.mean()) if change.size else float("nan"),
-            "median_change": float(np.median(change)) if change.size else float("nan"),
-            "improved": improved, "stable": int(ok.sum()) - improved - worse, "worse": worse,
-        })
+        rows.append(
+            {
+                "years": int(y),
+                "n": int(ok.sum()),
+                "mean_change": float(change.mean()) if change.size else float("nan"),
+                "median_change": float(np.median(change)) if change.size else float("nan"),
+                "improved": improved,
+                "stable": int(ok.sum()) - improved - worse,
+                "worse": worse,
+            }
+        )
     return pd.DataFrame(rows)

@@ -48,8 +48,9 @@ def _positive(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").fillna(0).to_numpy(dtype=float) > 0
 
 
-def scan_readings(scans: pd.DataFrame, n_patients: int,
-                  rebaseline_from_days: float = REBASELINE_FROM_DAYS) -> pd.DataFrame:
+def scan_readings(
+    scans: pd.DataFrame, n_patients: int, rebaseline_from_days: float = REBASELINE_FROM_DAYS
+) -> pd.DataFrame:
     """Classify post-transplant scans against the re-baseline rule.
 
     ``scans`` has one row per scan with ``pid`` (patient position 0..n-1), ``day`` (days from day 0) and the
@@ -70,16 +71,25 @@ def scan_readings(scans: pd.DataFrame, n_patients: int,
     t2_read = _assessed(s["t2_assessed"])
     gd_read = _assessed(s["gd_assessed"])
     active = after & ((t2_read & _positive(s["new_enlarging_t2"])) | (gd_read & _positive(s["gd_lesions"])))
-    return s.assign(rebaseline_day=rebaseline[pid], after_rebaseline=after, t2_read=t2_read, gd_read=gd_read,
-                    active=active, informative=after & (t2_read | gd_read))
+    return s.assign(
+        rebaseline_day=rebaseline[pid],
+        after_rebaseline=after,
+        t2_read=t2_read,
+        gd_read=gd_read,
+        active=active,
+        informative=after & (t2_read | gd_read),
+    )
 
 
 def mri_activity(readings: pd.DataFrame, n_patients: int) -> pd.DataFrame:
     """Per patient (index 0..n-1): ``rebaseline_day``, ``mri_active_day`` (first active scan after the
     re-baseline) and ``last_mri_day`` (last informative scan after the re-baseline, else the re-baseline scan
     itself; NaN when there is none), all in days from day 0."""
-    out = pd.DataFrame(index=pd.RangeIndex(n_patients), columns=["rebaseline_day", "mri_active_day", "last_mri_day"],
-                       dtype=float)
+    out = pd.DataFrame(
+        index=pd.RangeIndex(n_patients),
+        columns=["rebaseline_day", "mri_active_day", "last_mri_day"],
+        dtype=float,
+    )
     pid = readings["pid"].to_numpy(dtype=np.int64)
     day = readings["day"].to_numpy(dtype=float)
     reb = readings.groupby("pid")["rebaseline_day"].first()
@@ -94,7 +104,9 @@ def mri_activity(readings: pd.DataFrame, n_patients: int) -> pd.DataFrame:
     return out
 
 
-def _t2_covered(readings: pd.DataFrame, n_patients: int, horizon_days: float, window_days: float) -> np.ndarray:
+def _t2_covered(
+    readings: pd.DataFrame, n_patients: int, horizon_days: float, window_days: float
+) -> np.ndarray:
     """Whether T2 was read without a gap from the re-baseline scan to a scan within ±window of the horizon.
 
     New/enlarging T2 lesions persist, so a read scan near the horizon covers the whole interval back to the
@@ -133,15 +145,23 @@ class Neda3Result:
     settings: dict = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
-        row = {k: getattr(self, k) for k in ("horizon_years", "n", "n_evaluable", "n_neda", "estimate", "lower",
-                                               "upper")}
+        row = {
+            k: getattr(self, k)
+            for k in ("horizon_years", "n", "n_evaluable", "n_neda", "estimate", "lower", "upper")
+        }
         row.update({f"n_{s}": self.status_counts.get(s, 0) for s in STATUSES})
         return pd.DataFrame([row])
 
 
-def neda3(patients: pd.DataFrame, readings: pd.DataFrame, horizon_years: float = 2.0, *,
-          window_days: float = HORIZON_WINDOW_DAYS, death_is_failure: bool = True,
-          conf_level: float = 0.95) -> Neda3Result:
+def neda3(
+    patients: pd.DataFrame,
+    readings: pd.DataFrame,
+    horizon_years: float = 2.0,
+    *,
+    window_days: float = HORIZON_WINDOW_DAYS,
+    death_is_failure: bool = True,
+    conf_level: float = 0.95,
+) -> Neda3Result:
     """NEDA-3 status of every patient at ``horizon_years`` after day 0, and the proportion NEDA-3.
 
     ``patients`` is the per-patient table of :func:`openhsct.outcomes.endpoints.registry_outcomes` (columns
@@ -165,12 +185,14 @@ def neda3(patients: pd.DataFrame, readings: pd.DataFrame, horizon_years: float =
     mri_day = np.full(n, np.nan)
     first = active.groupby("pid")["day"].min()
     mri_day[first.index.to_numpy(dtype=np.int64)] = first.to_numpy()
-    days = np.column_stack([
-        patients["death_day"].to_numpy(dtype=float),
-        np.where(patients["relapse_day"].to_numpy(dtype=float) <= h, patients["relapse_day"], np.nan),
-        np.where(patients["cdw_day"].to_numpy(dtype=float) <= h, patients["cdw_day"], np.nan),
-        mri_day,
-    ])
+    days = np.column_stack(
+        [
+            patients["death_day"].to_numpy(dtype=float),
+            np.where(patients["relapse_day"].to_numpy(dtype=float) <= h, patients["relapse_day"], np.nan),
+            np.where(patients["cdw_day"].to_numpy(dtype=float) <= h, patients["cdw_day"], np.nan),
+            mri_day,
+        ]
+    )
     days[:, 0] = np.where(days[:, 0] <= h, days[:, 0], np.nan)
     any_failure = ~np.all(np.isnan(days), axis=1)
     filled = np.where(np.isnan(days), np.inf, days)
@@ -184,9 +206,12 @@ def neda3(patients: pd.DataFrame, readings: pd.DataFrame, horizon_years: float =
         & patients["has_baseline"].to_numpy(dtype=bool)
         & _t2_covered(readings, n, h, w)
     )
-    status = np.where(any_failure, np.where(which == 0, "died", "eda"), np.where(evaluable, "neda", "not_evaluable"))
-    table = pd.DataFrame({"status": status, "first_failure": first_failure, "failure_day": failure_day},
-                         index=patients.index)
+    status = np.where(
+        any_failure, np.where(which == 0, "died", "eda"), np.where(evaluable, "neda", "not_evaluable")
+    )
+    table = pd.DataFrame(
+        {"status": status, "first_failure": first_failure, "failure_day": failure_day}, index=patients.index
+    )
     counts = {s: int((status == s).sum()) for s in STATUSES}
     denominator = counts["neda"] + counts["eda"] + (counts["died"] if death_is_failure else 0)
     if denominator:
@@ -196,8 +221,20 @@ def neda3(patients: pd.DataFrame, readings: pd.DataFrame, horizon_years: float =
         estimate = lower = upper = float("nan")
     failures = {c: int((first_failure == c).sum()) for c in COMPONENTS}
     return Neda3Result(
-        horizon_years=float(horizon_years), n=n, n_evaluable=denominator, n_neda=counts["neda"], estimate=estimate,
-        lower=lower, upper=upper, status_counts=counts, first_failure_counts=failures, patients=table,
-        settings={"window_days": w, "death_is_failure": death_is_failure, "conf_level": conf_level,
-                  "method": "Clopper-Pearson"},
+        horizon_years=float(horizon_years),
+        n=n,
+        n_evaluable=denominator,
+        n_neda=counts["neda"],
+        estimate=estimate,
+        lower=lower,
+        upper=upper,
+        status_counts=counts,
+        first_failure_counts=failures,
+        patients=table,
+        settings={
+            "window_days": w,
+            "death_is_failure": death_is_failure,
+            "conf_level": conf_level,
+            "method": "Clopper-Pearson",
+        },
     )

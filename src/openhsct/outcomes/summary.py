@@ -41,9 +41,14 @@ EDSS_CHANGE_YEARS = (1, 2, 5)
 NEDA_YEARS = (2, 5)
 CURVE_POINTS = 200
 STRATA = ("phenotype", "edss_band", "intensity", "era")
-TIMING_BANDS = ((-math.inf, 0, "before day 0"), (0, 100, "day 0-100"), (100, 365, "day 101-365"),
-                (365, 2 * 365.25, "year 1-2"), (2 * 365.25, 5 * 365.25, "year 2-5"),
-                (5 * 365.25, math.inf, "after year 5"))
+TIMING_BANDS = (
+    (-math.inf, 0, "before day 0"),
+    (0, 100, "day 0-100"),
+    (100, 365, "day 101-365"),
+    (365, 2 * 365.25, "year 1-2"),
+    (2 * 365.25, 5 * 365.25, "year 2-5"),
+    (5 * 365.25, math.inf, "after year 5"),
+)
 
 
 def _num(x) -> float | None:
@@ -66,8 +71,10 @@ def _thin(frame: pd.DataFrame, max_points: int) -> pd.DataFrame:
 
 
 def _empty_at(years) -> list[dict]:
-    return [{"years": int(y), "estimate": None, "lower": None, "upper": None, "std_err": None, "n_risk": 0}
-            for y in years]
+    return [
+        {"years": int(y), "estimate": None, "lower": None, "upper": None, "std_err": None, "n_risk": 0}
+        for y in years
+    ]
 
 
 def survival_at(time_days: np.ndarray, event: np.ndarray, years=SURVIVAL_YEARS) -> list[dict]:
@@ -81,28 +88,54 @@ def survival_at(time_days: np.ndarray, event: np.ndarray, years=SURVIVAL_YEARS) 
     for y in years:
         if float(y) in at.index:
             r = at.loc[float(y)]
-            out.append({"years": int(y), "estimate": _num(r["survival"]), "lower": _num(r["lower"]),
-                        "upper": _num(r["upper"]), "std_err": _num(r["std_err"]), "n_risk": int(r["n_risk"])})
+            out.append(
+                {
+                    "years": int(y),
+                    "estimate": _num(r["survival"]),
+                    "lower": _num(r["lower"]),
+                    "upper": _num(r["upper"]),
+                    "std_err": _num(r["std_err"]),
+                    "n_risk": int(r["n_risk"]),
+                }
+            )
         else:
             out.append(_empty_at([y])[0])
     return out
 
 
-def survival_endpoint(patients: pd.DataFrame, key: str, years=SURVIVAL_YEARS,
-                      max_points: int = CURVE_POINTS) -> dict:
+def survival_endpoint(
+    patients: pd.DataFrame, key: str, years=SURVIVAL_YEARS, max_points: int = CURVE_POINTS
+) -> dict:
     """One endpoint's block: definition, n, events, the Kaplan–Meier curve (years) and estimates at ``years``."""
     spec = ENDPOINTS[key]
     t, e = endpoint_data(patients, key)
-    block = {"label": spec.label, "definition": spec.definition, "source": spec.source, "events_counted": spec.events,
-             "censoring": spec.censoring, "n": int(t.size), "events": int(e.sum()), "curve": [],
-             "at": survival_at(t, e, years)}
+    block = {
+        "label": spec.label,
+        "definition": spec.definition,
+        "source": spec.source,
+        "events_counted": spec.events,
+        "censoring": spec.censoring,
+        "n": int(t.size),
+        "events": int(e.sum()),
+        "curve": [],
+        "at": survival_at(t, e, years),
+    }
     if t.size:
         km = kaplan_meier(t / DAYS_PER_YEAR, e)
         steps = km.loc[(km["n_event"] > 0).to_numpy() | (np.arange(len(km)) == len(km) - 1)]
         steps = _thin(steps, max_points)
-        block["curve"] = [{"time_years": 0.0, "survival": 1.0, "lower": 1.0, "upper": 1.0, "n_risk": int(t.size)}] + [
-            {"time_years": float(r.time), "survival": _num(r.survival), "lower": _num(r.lower), "upper": _num(r.upper),
-             "n_risk": int(r.n_risk)} for r in steps.itertuples()]
+        block["curve"] = [
+            {"time_years": 0.0, "survival": 1.0, "lower": 1.0, "upper": 1.0, "n_risk": int(t.size)}
+        ] + [
+            {
+                "time_years": float(r.time),
+                "survival": _num(r.survival),
+                "lower": _num(r.lower),
+                "upper": _num(r.upper),
+                "n_risk": int(r.n_risk),
+            }
+            for r in steps.itertuples()
+        ]
     return block
 
 
@@ -125,8 +158,18 @@ def trm_incidence(time_days: np.ndarray, cause: np.ndarray) -> pd.DataFrame:
         cif = cumulative_incidence(time_days, cause)
         return cif.loc[cif["cause"] == 1].reset_index(drop=True)
     times = np.unique(time_days)
-    return pd.DataFrame({"time": times, "cause": 1, "cif": 0.0, "var": 0.0, "lower": 0.0, "upper": 0.0,
-                         "n_risk": np.array([(time_days >= t).sum() for t in times], dtype=int), "n_event": 0})
+    return pd.DataFrame(
+        {
+            "time": times,
+            "cause": 1,
+            "cif": 0.0,
+            "var": 0.0,
+            "lower": 0.0,
+            "upper": 0.0,
+            "n_risk": np.array([(time_days >= t).sum() for t in times], dtype=int),
+            "n_event": 0,
+        }
+    )
 
 
 def trm_block(patients: pd.DataFrame, definition: str, max_points: int = CURVE_POINTS) -> dict:
@@ -134,8 +177,14 @@ def trm_block(patients: pd.DataFrame, definition: str, max_points: int = CURVE_P
     text, source = TRM_TEXT[definition]
     t = patients["trm_time"].to_numpy(dtype=float)
     c = patients["trm_cause"].to_numpy()
-    block = {"definition": text, "source": source, "definition_key": definition, "n": int(t.size),
-             "deaths": int((c == 1).sum()), "competing_deaths": int((c == 2).sum())}
+    block = {
+        "definition": text,
+        "source": source,
+        "definition_key": definition,
+        "n": int(t.size),
+        "deaths": int((c == 1).sum()),
+        "competing_deaths": int((c == 2).sum()),
+    }
     for name, day in (("day100", 100.0), ("year1", DAYS_PER_YEAR)):
         at = _cif_at(trm_incidence(t, c), day) if t.size else {"estimate": None, "lower": None, "upper": None}
         at["n_risk"] = int((t >= day).sum())
@@ -145,9 +194,18 @@ def trm_block(patients: pd.DataFrame, definition: str, max_points: int = CURVE_P
     if t.size:
         cif = trm_incidence(t, c)
         steps = cif.loc[(cif["n_event"] > 0).to_numpy() | (np.arange(len(cif)) == len(cif) - 1)]
-        block["curve"] = [{"time_days": 0.0, "cif": 0.0, "lower": 0.0, "upper": 0.0, "n_risk": int(t.size)}] + [
-            {"time_days": float(r.time), "cif": _num(r.cif), "lower": _num(r.lower), "upper": _num(r.upper),
-             "n_risk": int(r.n_risk)} for r in _thin(steps, max_points).itertuples()]
+        block["curve"] = [
+            {"time_days": 0.0, "cif": 0.0, "lower": 0.0, "upper": 0.0, "n_risk": int(t.size)}
+        ] + [
+            {
+                "time_days": float(r.time),
+                "cif": _num(r.cif),
+                "lower": _num(r.lower),
+                "upper": _num(r.upper),
+                "n_risk": int(r.n_risk),
+            }
+            for r in _thin(steps, max_points).itertuples()
+        ]
     return block
 
 
@@ -169,8 +227,15 @@ def grade3_block(tables: dict[str, pd.DataFrame], patients: pd.DataFrame) -> dic
     n = len(patients)
     grade = pd.to_numeric(ae["grade"], errors="coerce").to_numpy(dtype=float) if len(ae) else np.zeros(0)
     k = int(np.unique(pos[grade >= 3]).size)
-    block = {"patients_with": k, "n": n, "estimate": None, "lower": None, "upper": None,
-             "method": "Clopper-Pearson", "window": "all adverse events recorded (mobilisation onwards)"}
+    block = {
+        "patients_with": k,
+        "n": n,
+        "estimate": None,
+        "lower": None,
+        "upper": None,
+        "method": "Clopper-Pearson",
+        "window": "all adverse events recorded (mobilisation onwards)",
+    }
     if n:
         ci = binomial_ci(k, n, method="exact")
         block.update(estimate=ci.estimate, lower=ci.lower, upper=ci.upper)
@@ -184,29 +249,44 @@ def _quartiles(values: np.ndarray) -> dict:
     return {"median": float(med), "q1": float(q1), "q3": float(q3)}
 
 
-def costs_block(tables: dict[str, pd.DataFrame], patients: pd.DataFrame, currency: str = "EUR",
-                rates: Mapping[str, float] | None = None) -> dict:
+def costs_block(
+    tables: dict[str, pd.DataFrame],
+    patients: pd.DataFrame,
+    currency: str = "EUR",
+    rates: Mapping[str, float] | None = None,
+) -> dict:
     """Cost per patient (sum of the patient's records, converted to ``currency``): median and quartiles,
     overall and per category (among patients with a record in that category)."""
     multipliers = conversion_rates(currency, rates)
     costs, pos = _rows_of(tables.get("costs"), patients)
-    block = {"currency": currency.upper(), "rates": multipliers,
-             "rates_source": RATES_SOURCE if rates is None else "rates given by the caller",
-             "rates_date": RATES_DATE if rates is None else None, "n_patients": 0,
-             **_quartiles(np.zeros(0)), "by_category": []}
+    block = {
+        "currency": currency.upper(),
+        "rates": multipliers,
+        "rates_source": RATES_SOURCE if rates is None else "rates given by the caller",
+        "rates_date": RATES_DATE if rates is None else None,
+        "n_patients": 0,
+        **_quartiles(np.zeros(0)),
+        "by_category": [],
+    }
     if not len(costs):
         return block
-    amount = convert(costs["amount"].to_numpy(dtype=float), costs["currency"].to_numpy(dtype=object), currency, rates)
+    amount = convert(
+        costs["amount"].to_numpy(dtype=float), costs["currency"].to_numpy(dtype=object), currency, rates
+    )
     totals = np.bincount(pos, weights=amount, minlength=len(patients))
     has = np.bincount(pos, minlength=len(patients)) > 0
     block.update(n_patients=int(has.sum()), **_quartiles(totals[has]))
     cat_codes, categories = pd.factorize(costs["category"].to_numpy(dtype=object), sort=True)
     cell = cat_codes.astype(np.int64) * len(patients) + pos
-    sums = np.bincount(cell, weights=amount, minlength=len(categories) * len(patients)).reshape(len(categories), -1)
+    sums = np.bincount(cell, weights=amount, minlength=len(categories) * len(patients)).reshape(
+        len(categories), -1
+    )
     present = np.bincount(cell, minlength=len(categories) * len(patients)).reshape(len(categories), -1) > 0
     for k, cat in enumerate(categories):
         values = sums[k][present[k]]
-        block["by_category"].append({"category": str(cat), **_quartiles(values), "n_patients": int(values.size)})
+        block["by_category"].append(
+            {"category": str(cat), **_quartiles(values), "n_patients": int(values.size)}
+        )
     return block
 
 
@@ -224,21 +304,44 @@ def did_not_do_well(tables: dict[str, pd.DataFrame], patients: pd.DataFrame) -> 
     transplant year and day."""
     parts = []
     dead = patients["death_day"].notna().to_numpy()
-    parts.append(pd.DataFrame({"pid": np.flatnonzero(dead), "day": patients["death_day"].to_numpy()[dead],
-                               "event": "death (" + patients["death_cause_category"].to_numpy()[dead].astype(str)
-                               + ")"}))
+    parts.append(
+        pd.DataFrame(
+            {
+                "pid": np.flatnonzero(dead),
+                "day": patients["death_day"].to_numpy()[dead],
+                "event": "death (" + patients["death_cause_category"].to_numpy()[dead].astype(str) + ")",
+            }
+        )
+    )
     cdw = patients["cdw_day"].notna().to_numpy()
-    parts.append(pd.DataFrame({"pid": np.flatnonzero(cdw), "day": patients["cdw_day"].to_numpy()[cdw],
-                               "event": "confirmed disability worsening"}))
+    parts.append(
+        pd.DataFrame(
+            {
+                "pid": np.flatnonzero(cdw),
+                "day": patients["cdw_day"].to_numpy()[cdw],
+                "event": "confirmed disability worsening",
+            }
+        )
+    )
     ae, pos = _rows_of(tables.get("adverse_events"), patients)
     if len(ae):
         grade = pd.to_numeric(ae["grade"], errors="coerce").to_numpy(dtype=float)
         sel = grade >= 3
         onset = pd.to_datetime(ae["onset_date"]).to_numpy()[sel]
         day = (onset - patients["day0"].to_numpy()[pos[sel]]) / np.timedelta64(1, "D")
-        parts.append(pd.DataFrame({"pid": pos[sel], "day": day,
-                                   "event": "grade " + grade[sel].astype(int).astype(str) + " adverse event ("
-                                   + ae["category"].astype(str).to_numpy()[sel] + ")"}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "pid": pos[sel],
+                    "day": day,
+                    "event": "grade "
+                    + grade[sel].astype(int).astype(str)
+                    + " adverse event ("
+                    + ae["category"].astype(str).to_numpy()[sel]
+                    + ")",
+                }
+            )
+        )
     rows = pd.concat(parts, ignore_index=True)
     if not len(rows):
         return []
@@ -250,8 +353,10 @@ def did_not_do_well(tables: dict[str, pd.DataFrame], patients: pd.DataFrame) -> 
     rows["timing"] = _timing(rows["days_from_day0"].to_numpy())
     rows = rows.sort_values(["transplant_year", "days_from_day0", "event"], kind="stable")
     cols = ["transplant_year", "phenotype", "edss_band", "event", "timing", "days_from_day0"]
-    columns = [rows[c].to_numpy(dtype=np.int64 if c in ("transplant_year", "days_from_day0") else object).tolist()
-               for c in cols]
+    columns = [
+        rows[c].to_numpy(dtype=np.int64 if c in ("transplant_year", "days_from_day0") else object).tolist()
+        for c in cols
+    ]
     return [dict(zip(cols, r, strict=True)) for r in zip(*columns, strict=True)]
 
 
@@ -271,25 +376,37 @@ def _stratum(patients: pd.DataFrame) -> dict:
 def strata_block(patients: pd.DataFrame) -> dict:
     """5-year PFS and OS and day-100 TRM within each level of phenotype, EDSS band, intensity and era."""
     out = {}
-    patients = patients[[*STRATA, *(f"{k}_{x}" for k in ("pfs", "os") for x in ("time", "event")), "trm_time",
-                         "trm_cause"]]
+    patients = patients[
+        [*STRATA, *(f"{k}_{x}" for k in ("pfs", "os") for x in ("time", "event")), "trm_time", "trm_cause"]
+    ]
     for col in STRATA:
         levels = pd.unique(patients[col].astype(str))
         order = list(EDSS_BANDS) + ["unknown"] if col == "edss_band" else sorted(levels)
-        out[col] = {lvl: _stratum(patients.loc[(patients[col] == lvl).to_numpy()]) for lvl in order if lvl in levels}
+        out[col] = {
+            lvl: _stratum(patients.loc[(patients[col] == lvl).to_numpy()]) for lvl in order if lvl in levels
+        }
     return out
 
 
 def _followup(tables, outcomes: RegistryOutcomes) -> dict:
     p = outcomes.patients
     comp = followup_completeness(tables, as_of=outcomes.as_of, by=None)
-    block = {"alive": int(comp["alive"].iloc[0]), "seen": int(comp["seen"].iloc[0]),
-             "share": _num(comp["share"].iloc[0]), "window_days": 365, "median_followup_years": None,
-             "median_followup_lower": None, "median_followup_upper": None}
+    block = {
+        "alive": int(comp["alive"].iloc[0]),
+        "seen": int(comp["seen"].iloc[0]),
+        "share": _num(comp["share"].iloc[0]),
+        "window_days": 365,
+        "median_followup_years": None,
+        "median_followup_lower": None,
+        "median_followup_upper": None,
+    }
     if len(p):
         mf = reverse_km_median_followup(p["os_time"].to_numpy() / DAYS_PER_YEAR, p["os_event"].to_numpy())
-        block.update(median_followup_years=_num(mf.median), median_followup_lower=_num(mf.lower),
-                     median_followup_upper=_num(mf.upper))
+        block.update(
+            median_followup_years=_num(mf.median),
+            median_followup_lower=_num(mf.lower),
+            median_followup_upper=_num(mf.upper),
+        )
     return block
 
 
@@ -297,10 +414,20 @@ def _neda_block(outcomes: RegistryOutcomes) -> list[dict]:
     out = []
     for y in NEDA_YEARS:
         r = neda3(outcomes.patients, outcomes.readings, y)
-        out.append({"years": y, "n": r.n, "n_evaluable": r.n_evaluable, "n_neda": r.n_neda,
-                    "estimate": _num(r.estimate), "lower": _num(r.lower), "upper": _num(r.upper),
-                    "status_counts": r.status_counts, "first_failure_counts": r.first_failure_counts,
-                    "method": "Clopper-Pearson"})
+        out.append(
+            {
+                "years": y,
+                "n": r.n,
+                "n_evaluable": r.n_evaluable,
+                "n_neda": r.n_neda,
+                "estimate": _num(r.estimate),
+                "lower": _num(r.lower),
+                "upper": _num(r.upper),
+                "status_counts": r.status_counts,
+                "first_failure_counts": r.first_failure_counts,
+                "method": "Clopper-Pearson",
+            }
+        )
     return out
 
 
@@ -308,12 +435,20 @@ def _neda_block(outcomes: RegistryOutcomes) -> list[dict]:
 
 
 def _tables_of(tables: dict[str, pd.DataFrame], centre_code: str) -> dict[str, pd.DataFrame]:
-    return {name: f.loc[(f["centre_code"].astype(str) == centre_code).to_numpy()] if "centre_code" in f else f
-            for name, f in tables.items()}
+    return {
+        name: f.loc[(f["centre_code"].astype(str) == centre_code).to_numpy()] if "centre_code" in f else f
+        for name, f in tables.items()
+    }
 
 
-def summarise(tables: dict[str, pd.DataFrame], outcomes: RegistryOutcomes, centre: dict, *, currency: str = "EUR",
-              rates: Mapping[str, float] | None = None) -> dict:
+def summarise(
+    tables: dict[str, pd.DataFrame],
+    outcomes: RegistryOutcomes,
+    centre: dict,
+    *,
+    currency: str = "EUR",
+    rates: Mapping[str, float] | None = None,
+) -> dict:
     """The summary dict of the patients in ``outcomes`` (whose rows ``tables`` holds)."""
     p = outcomes.patients
     years = p["transplant_year"].value_counts().sort_index()
@@ -328,8 +463,10 @@ def summarise(tables: dict[str, pd.DataFrame], outcomes: RegistryOutcomes, centr
         "trm": trm_block(p, outcomes.settings["trm_definition"]),
         "neda3": _neda_block(outcomes),
         "grade3_events": grade3_block(tables, p),
-        "edss_change": [{k: (_num(v) if isinstance(v, float) else int(v)) for k, v in r.items()}
-                        for r in edss_change(outcomes, EDSS_CHANGE_YEARS).to_dict("records")],
+        "edss_change": [
+            {k: (_num(v) if isinstance(v, float) else int(v)) for k, v in r.items()}
+            for r in edss_change(outcomes, EDSS_CHANGE_YEARS).to_dict("records")
+        ],
         "did_not_do_well": did_not_do_well(tables, p),
         "costs": costs_block(tables, p, currency, rates),
         "strata": strata_block(p),
@@ -343,18 +480,32 @@ def _centre_info(tables: dict[str, pd.DataFrame], centre_code: str) -> dict:
     row = centres.loc[(centres["centre_code"].astype(str) == centre_code).to_numpy()]
     if not len(row):
         known = ", ".join(sorted(centres["centre_code"].astype(str)))
-        raise OpenHSCTError(f"no centre {centre_code!r} in the registry (known: {known or 'none'})", exit_code=2)
+        raise OpenHSCTError(
+            f"no centre {centre_code!r} in the registry (known: {known or 'none'})", exit_code=2
+        )
     r = row.iloc[0]
 
     def text(v):
         return None if pd.isna(v) or str(v) == "" else str(v)
 
-    return {"centre_code": centre_code, "name": text(r["name"]), "country": text(r["country"]), "city": text(r["city"]),
-            "synthetic": str(r["synthetic"]).lower() == "yes"}
+    return {
+        "centre_code": centre_code,
+        "name": text(r["name"]),
+        "country": text(r["country"]),
+        "city": text(r["city"]),
+        "synthetic": str(r["synthetic"]).lower() == "yes",
+    }
 
 
-def centre_summary(tables: dict[str, pd.DataFrame], centre_code: str, *, as_of=None, currency: str = "EUR",
-                   rates: Mapping[str, float] | None = None, trm_definition: str = "attributed") -> dict:
+def centre_summary(
+    tables: dict[str, pd.DataFrame],
+    centre_code: str,
+    *,
+    as_of=None,
+    currency: str = "EUR",
+    rates: Mapping[str, float] | None = None,
+    trm_definition: str = "attributed",
+) -> dict:
     """The summary of one centre (JSON-serialisable dict; see ``docs/endpoints.md`` for every key).
 
     ``as_of`` defaults to the data-as-of date of the whole registry, so that every centre is cut at the
@@ -367,14 +518,26 @@ def centre_summary(tables: dict[str, pd.DataFrame], centre_code: str, *, as_of=N
     return summarise(sub, outcomes, centre, currency=currency, rates=rates)
 
 
-def all_centres_summary(tables: dict[str, pd.DataFrame], *, as_of=None, currency: str = "EUR",
-                        rates: Mapping[str, float] | None = None, trm_definition: str = "attributed",
-                        outcomes: RegistryOutcomes | None = None) -> dict:
+def all_centres_summary(
+    tables: dict[str, pd.DataFrame],
+    *,
+    as_of=None,
+    currency: str = "EUR",
+    rates: Mapping[str, float] | None = None,
+    trm_definition: str = "attributed",
+    outcomes: RegistryOutcomes | None = None,
+) -> dict:
     """The same summary over every centre together: the reference a centre is read against."""
     centres = tables["centres"]
-    centre = {"centre_code": "ALL", "name": "All centres", "country": None, "city": None,
-              "synthetic": bool(len(centres)) and bool((centres["synthetic"].astype(str).str.lower() == "yes").all()),
-              "n_centres": len(centres)}
+    centre = {
+        "centre_code": "ALL",
+        "name": "All centres",
+        "country": None,
+        "city": None,
+        "synthetic": bool(len(centres))
+        and bool((centres["synthetic"].astype(str).str.lower() == "yes").all()),
+        "n_centres": len(centres),
+    }
     if outcomes is None:
         outcomes = registry_outcomes(tables, as_of=as_of, trm_definition=trm_definition)
     return summarise(tables, outcomes, centre, currency=currency, rates=rates)
@@ -398,14 +561,18 @@ def expected_trm(patients: pd.DataFrame, day: float = 100.0) -> tuple[np.ndarray
     known = (t >= day) | ((c > 0) & (t <= day))
     y = ((c == 1) & (t <= day)).astype(float)
     expected = np.full(len(patients), np.nan)
-    info = {"model": "logit(TRM by day %g) ~ baseline EDSS + age + phenotype" % day, "fitted": False}
+    info = {"model": f"logit(TRM by day {day:g}) ~ baseline EDSS + age + phenotype", "fitted": False}
     if not known.any():
         return np.where(known, y, np.nan), expected, info
     k = patients.loc[known]
     edss = k["baseline_edss"].astype(float)
     age = k["age"].astype(float)
-    x = pd.DataFrame({"edss": edss.fillna(edss.median() if edss.notna().any() else 0.0),
-                      "age": age.fillna(age.median() if age.notna().any() else 0.0)})
+    x = pd.DataFrame(
+        {
+            "edss": edss.fillna(edss.median() if edss.notna().any() else 0.0),
+            "age": age.fillna(age.median() if age.notna().any() else 0.0),
+        }
+    )
     dummies = pd.get_dummies(k["phenotype"].astype(str), prefix="phenotype", drop_first=True, dtype=float)
     x = sm.add_constant(pd.concat([x, dummies], axis=1), has_constant="add")
     yk = y[known]
@@ -426,8 +593,13 @@ def expected_trm(patients: pd.DataFrame, day: float = 100.0) -> tuple[np.ndarray
     return np.where(known, y, np.nan), expected, info
 
 
-def centre_comparison(tables: dict[str, pd.DataFrame], *, as_of=None, trm_definition: str = "attributed",
-                      outcomes: RegistryOutcomes | None = None) -> pd.DataFrame:
+def centre_comparison(
+    tables: dict[str, pd.DataFrame],
+    *,
+    as_of=None,
+    trm_definition: str = "attributed",
+    outcomes: RegistryOutcomes | None = None,
+) -> pd.DataFrame:
     """One row per centre for funnel plots: ``n``, TRM events / n with known day-100 status / CIF at day
     100, 5-year PFS and its standard error, follow-up completeness, expected TRM (E), O/E and the shrunk
     ratio (O + 2) / (E + 2)."""
@@ -448,18 +620,28 @@ def centre_comparison(tables: dict[str, pd.DataFrame], *, as_of=None, trm_defini
         pfs5 = survival_at(pt, pe, (5,))[0]
         o = float(np.nansum(observed[sel]))
         e = float(np.nansum(expected[sel]))
-        rows.append({
-            "centre_code": code, "n": int(sel.sum()),
-            "trm_events_day100": int(o), "trm_n_day100": int((~np.isnan(observed[sel])).sum()),
-            "trm_n_risk_day100": int((t >= 100).sum()), "trm_cif_day100": cif100["estimate"],
-            "trm_cif_day100_lower": cif100["lower"], "trm_cif_day100_upper": cif100["upper"],
-            "pfs_n": int(pt.size), "pfs_5y": pfs5["estimate"], "pfs_5y_se": pfs5["std_err"],
-            "pfs_5y_n_risk": pfs5["n_risk"],
-            "followup_alive": int(comp["alive"].get(code, 0)), "followup_seen": int(comp["seen"].get(code, 0)),
-            "followup_share": _num(comp["share"].get(code, np.nan)),
-            "trm_expected_day100": e, "trm_o_over_e": o / e if e > 0 else np.nan,
-            "trm_shrunk_ratio": (o + 2.0) / (e + 2.0),
-        })
+        rows.append(
+            {
+                "centre_code": code,
+                "n": int(sel.sum()),
+                "trm_events_day100": int(o),
+                "trm_n_day100": int((~np.isnan(observed[sel])).sum()),
+                "trm_n_risk_day100": int((t >= 100).sum()),
+                "trm_cif_day100": cif100["estimate"],
+                "trm_cif_day100_lower": cif100["lower"],
+                "trm_cif_day100_upper": cif100["upper"],
+                "pfs_n": int(pt.size),
+                "pfs_5y": pfs5["estimate"],
+                "pfs_5y_se": pfs5["std_err"],
+                "pfs_5y_n_risk": pfs5["n_risk"],
+                "followup_alive": int(comp["alive"].get(code, 0)),
+                "followup_seen": int(comp["seen"].get(code, 0)),
+                "followup_share": _num(comp["share"].get(code, np.nan)),
+                "trm_expected_day100": e,
+                "trm_o_over_e": o / e if e > 0 else np.nan,
+                "trm_shrunk_ratio": (o + 2.0) / (e + 2.0),
+            }
+        )
     out = pd.DataFrame(rows)
     out.attrs.update(model=info, as_of=outcomes.as_of.date().isoformat(), trm_definition=trm_definition)
     return out

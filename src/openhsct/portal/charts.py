@@ -41,11 +41,10 @@ def render_svg(chart, label: str) -> SafeString:
     spec = chart.configure(font=FONT).configure_view(stroke=None).to_json()
     svg = vlc.vegalite_to_svg(spec)
     svg = re.sub(r'\s(width|height)="[\d.]+"', "", svg, count=2)
+    # Vega labels every mark for screen readers; inside one image those labels are not allowed (and would
+    # repeat the data table), so they are removed and the whole chart gets one label.
+    svg = re.sub(r'\s(?:role|aria-[a-z]+)="[^"]*"', "", svg)
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" focusable="false" ', 1)
-    # Vega marks every group as a graphics object; as one image the inner roles would only confuse.
-    svg = re.sub(r'\srole="graphics-[a-z-]+"', "", svg)
-    svg = re.sub(r'\saria-roledescription="[^"]*"', "", svg)
-    svg = re.sub(r'\saria-label="[^"]*"(?=[^>]*class="mark)', "", svg)
     return mark_safe(svg)  # noqa: S308 - SVG produced by vl-convert from our own data
 
 
@@ -65,15 +64,26 @@ def survival_chart(curve: Sequence[Mapping], label: str, colour: str = BLUE) -> 
         return None
     df = pd.DataFrame(pts)
     x = alt.X("time_years:Q", title="Years after transplant", scale=alt.Scale(domainMin=0))
-    band = alt.Chart(df).mark_area(interpolate="step-after", opacity=0.25, color=colour).encode(
-        x=x, y=alt.Y("lower:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=label)),
-        y2="upper:Q")
-    line = alt.Chart(df).mark_line(interpolate="step-after", color=colour, strokeWidth=2).encode(
-        x=x, y="survival:Q")
+    band = (
+        alt.Chart(df)
+        .mark_area(interpolate="step-after", opacity=0.25, color=colour)
+        .encode(
+            x=x,
+            y=alt.Y("lower:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=label)),
+            y2="upper:Q",
+        )
+    )
+    line = (
+        alt.Chart(df)
+        .mark_line(interpolate="step-after", color=colour, strokeWidth=2)
+        .encode(x=x, y="survival:Q")
+    )
     chart = alt.layer(band, line).properties(width=WIDTH, height=HEIGHT)
     last = pts[-1]
-    summary = (f"{label}: the curve falls from 100% to {last['survival']:.0%} at "
-               f"{last['time_years']:.1f} years after transplant (shaded: 95% confidence band).")
+    summary = (
+        f"{label}: the curve falls from 100% to {last['survival']:.0%} at "
+        f"{last['time_years']:.1f} years after transplant (shaded: 95% confidence band)."
+    )
     return Chart(render_svg(chart, f"Chart: {label} over time"), summary)
 
 
@@ -88,15 +98,30 @@ def cif_chart(curve: Sequence[Mapping], label: str = "Transplant-related mortali
     df = pd.DataFrame(pts)
     top = max(0.05, float(df["upper"].max()) * 1.1 if "upper" in df else 0.05)
     x = alt.X("time_days:Q", title="Days after transplant", scale=alt.Scale(domainMin=0))
-    band = alt.Chart(df).mark_area(interpolate="step-after", opacity=0.25, color=VERMILION).encode(
-        x=x, y=alt.Y("lower:Q", scale=alt.Scale(domain=[0, min(1, top)]),
-                     axis=alt.Axis(format="%", title="Cumulative incidence")), y2="upper:Q")
-    line = alt.Chart(df).mark_line(interpolate="step-after", color=VERMILION, strokeWidth=2).encode(
-        x=x, y="cif:Q")
+    band = (
+        alt.Chart(df)
+        .mark_area(interpolate="step-after", opacity=0.25, color=VERMILION)
+        .encode(
+            x=x,
+            y=alt.Y(
+                "lower:Q",
+                scale=alt.Scale(domain=[0, min(1, top)]),
+                axis=alt.Axis(format="%", title="Cumulative incidence"),
+            ),
+            y2="upper:Q",
+        )
+    )
+    line = (
+        alt.Chart(df)
+        .mark_line(interpolate="step-after", color=VERMILION, strokeWidth=2)
+        .encode(x=x, y="cif:Q")
+    )
     chart = alt.layer(band, line).properties(width=WIDTH, height=HEIGHT)
     last = pts[-1]
-    summary = (f"{label}: the cumulative incidence rises from 0% to {last['cif']:.1%} by day "
-               f"{int(last['time_days'])} (shaded: 95% confidence band).")
+    summary = (
+        f"{label}: the cumulative incidence rises from 0% to {last['cif']:.1%} by day "
+        f"{int(last['time_days'])} (shaded: 95% confidence band)."
+    )
     return Chart(render_svg(chart, f"Chart: {label}, cumulative incidence"), summary)
 
 
@@ -105,8 +130,9 @@ def per_year_chart(per_year: Sequence[Mapping]) -> Chart | None:
     import altair as alt
     import pandas as pd
 
-    rows = [{"year": str(r["year"]), "n": r["n"] if _num(r["n"]) else 0,
-             "label": str(r["n"])} for r in per_year]
+    rows = [
+        {"year": str(r["year"]), "n": r["n"] if _num(r["n"]) else 0, "label": str(r["n"])} for r in per_year
+    ]
     if not rows:
         return None
     df = pd.DataFrame(rows)
@@ -115,8 +141,10 @@ def per_year_chart(per_year: Sequence[Mapping]) -> Chart | None:
     text = base.mark_text(dy=-6, color=BLACK).encode(y="n:Q", text="label:N")
     chart = alt.layer(bars, text).properties(width=WIDTH, height=180)
     busiest = max(rows, key=lambda r: r["n"])
-    summary = (f"Transplants per year from {rows[0]['year']} to {rows[-1]['year']}; the busiest year was "
-               f"{busiest['year']} ({busiest['label']} patients).")
+    summary = (
+        f"Transplants per year from {rows[0]['year']} to {rows[-1]['year']}; the busiest year was "
+        f"{busiest['year']} ({busiest['label']} patients)."
+    )
     return Chart(render_svg(chart, "Chart: patients transplanted per year"), summary)
 
 
@@ -129,28 +157,43 @@ def edss_chart(edss_change: Sequence[Mapping]) -> Chart | None:
     if not rows:
         return None
     df = pd.DataFrame(rows)
-    long = pd.concat([
-        df.assign(statistic="median", change=df["median_change"]),
-        df.assign(statistic="mean", change=df["mean_change"]),
-    ])[["years", "statistic", "change"]]
+    long = pd.concat(
+        [
+            df.assign(statistic="median", change=df["median_change"]),
+            df.assign(statistic="mean", change=df["mean_change"]),
+        ]
+    )[["years", "statistic", "change"]]
     lim = max(1.0, float(long["change"].abs().max()) + 0.25)
-    chart = alt.Chart(long).mark_line(point=True).encode(
-        x=alt.X("years:Q", title="Years after transplant"),
-        y=alt.Y("change:Q", title="EDSS change from baseline", scale=alt.Scale(domain=[-lim, lim])),
-        color=alt.Color("statistic:N", scale=alt.Scale(domain=["median", "mean"], range=[BLUE, ORANGE]),
-                        title=None),
-        strokeDash=alt.StrokeDash("statistic:N", legend=None),
+    chart = (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("years:Q", title="Years after transplant"),
+            y=alt.Y("change:Q", title="EDSS change from baseline", scale=alt.Scale(domain=[-lim, lim])),
+            color=alt.Color(
+                "statistic:N", scale=alt.Scale(domain=["median", "mean"], range=[BLUE, ORANGE]), title=None
+            ),
+            strokeDash=alt.StrokeDash("statistic:N", legend=None),
+        )
     )
     zero = alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(color=GREY).encode(y="y:Q")
     last = rows[-1]
-    summary = (f"Disability (EDSS) change: {last['years']} years after transplant the median change from "
-               f"baseline was {last['median_change']:+.1f} points (negative = better).")
-    return Chart(render_svg(alt.layer(zero, chart).properties(width=WIDTH, height=200),
-                            "Chart: change in EDSS after transplant"), summary)
+    summary = (
+        f"Disability (EDSS) change: {last['years']} years after transplant the median change from "
+        f"baseline was {last['median_change']:+.1f} points (negative = better)."
+    )
+    return Chart(
+        render_svg(
+            alt.layer(zero, chart).properties(width=WIDTH, height=200),
+            "Chart: change in EDSS after transplant",
+        ),
+        summary,
+    )
 
 
-def funnel_chart(points: Sequence[Mapping], limits: Sequence[Mapping], *, p0: float, title: str,
-                 x_title: str) -> Chart | None:
+def funnel_chart(
+    points: Sequence[Mapping], limits: Sequence[Mapping], *, p0: float, title: str, x_title: str
+) -> Chart | None:
     """A funnel plot: each centre's rate against its size, the all-centre rate (line) and the 95% and
     99.8% control limits (dashed and dotted). ``points``: centre_code, x, rate, flag; ``limits``: x, lo95,
     hi95, lo998, hi998 (from :func:`openhsct.portal.funnel.control_limits`)."""
@@ -167,25 +210,45 @@ def funnel_chart(points: Sequence[Mapping], limits: Sequence[Mapping], *, p0: fl
     x = alt.X("x:Q", title=x_title)
     layers = [alt.Chart(pd.DataFrame({"y": [p0]})).mark_rule(color=BLACK).encode(y=alt.Y("y:Q", scale=y))]
     for col, dash in (("lo95", [6, 3]), ("hi95", [6, 3]), ("lo998", [2, 2]), ("hi998", [2, 2])):
-        layers.append(alt.Chart(lim).mark_line(color=GREY, strokeDash=dash).encode(
-            x=x, y=alt.Y(f"{col}:Q", scale=y, axis=alt.Axis(format="%", title=title))))
-    layers.append(alt.Chart(pts).mark_point(filled=True, size=70).encode(
-        x=x, y=alt.Y("rate:Q", scale=y),
-        color=alt.Color("flag:N", title="Follow-up", scale=alt.Scale(
-            domain=["complete (≥ 90%)", "below 90%"], range=[BLUE, VERMILION])),
-        shape=alt.Shape("flag:N", scale=alt.Scale(domain=["complete (≥ 90%)", "below 90%"],
-                                                  range=["circle", "triangle"]), legend=None)))
-    layers.append(alt.Chart(pts).mark_text(dx=8, align="left", color=BLACK).encode(
-        x=x, y=alt.Y("rate:Q", scale=y), text="centre_code:N"))
+        layers.append(
+            alt.Chart(lim)
+            .mark_line(color=GREY, strokeDash=dash)
+            .encode(x=x, y=alt.Y(f"{col}:Q", scale=y, axis=alt.Axis(format="%", title=title)))
+        )
+    layers.append(
+        alt.Chart(pts)
+        .mark_point(filled=True, size=70)
+        .encode(
+            x=x,
+            y=alt.Y("rate:Q", scale=y),
+            color=alt.Color(
+                "flag:N",
+                title="Follow-up",
+                scale=alt.Scale(domain=["complete (≥ 90%)", "below 90%"], range=[BLUE, VERMILION]),
+            ),
+            shape=alt.Shape(
+                "flag:N",
+                scale=alt.Scale(domain=["complete (≥ 90%)", "below 90%"], range=["circle", "triangle"]),
+                legend=None,
+            ),
+        )
+    )
+    layers.append(
+        alt.Chart(pts)
+        .mark_text(dx=8, align="left", color=BLACK)
+        .encode(x=x, y=alt.Y("rate:Q", scale=y), text="centre_code:N")
+    )
     chart = alt.layer(*layers).properties(width=WIDTH, height=HEIGHT)
     outside = [p["centre_code"] for p in points if p.get("position") not in (None, "within the limits")]
-    summary = (f"{title}: {len(points)} centres against the all-centre rate of {p0:.1%}; "
-               + (f"outside the 95% limits: {', '.join(outside)}." if outside else "all within the 95% limits."))
+    summary = f"{title}: {len(points)} centres against the all-centre rate of {p0:.1%}; " + (
+        f"outside the 95% limits: {', '.join(outside)}." if outside else "all within the 95% limits."
+    )
     return Chart(render_svg(chart, f"Funnel plot: {title}"), summary)
 
 
-def forest_chart(rows: Sequence[Mapping], *, title: str, x_title: str = "Proportion",
-                 height_per_row: int = 22) -> Chart | None:
+def forest_chart(
+    rows: Sequence[Mapping], *, title: str, x_title: str = "Proportion", height_per_row: int = 22
+) -> Chart | None:
     """A forest plot: one row per study (point and CI), the pooled estimate (diamond-like bar), its
     prediction interval (thin bar) and optionally this centre's own line. ``rows``: label, estimate,
     lower, upper, kind in {"study", "pooled", "prediction", "centre"}."""
@@ -202,17 +265,31 @@ def forest_chart(rows: Sequence[Mapping], *, title: str, x_title: str = "Proport
     colours = [GREY, BLACK, ORANGE, BLUE]
     y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
     hi = float(df["upper"].fillna(df["estimate"]).max())
-    x = alt.X("lower:Q", title=x_title, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, min(1.0, hi * 1.05)]))
+    x = alt.X(
+        "lower:Q", title=x_title, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, min(1.0, hi * 1.05)])
+    )
     col = alt.Color("kind:N", scale=alt.Scale(domain=kinds, range=colours), title=None)
     rules = alt.Chart(df).mark_rule(strokeWidth=2).encode(x=x, x2="upper:Q", y=y, color=col)
-    pts = alt.Chart(df).mark_point(filled=True).encode(
-        x=alt.X("estimate:Q"), y=y, color=col,
-        shape=alt.Shape("kind:N", scale=alt.Scale(domain=kinds, range=["square", "diamond", "stroke", "circle"]),
-                        legend=None),
-        size=alt.Size("kind:N", scale=alt.Scale(domain=kinds, range=[50, 160, 1, 90]), legend=None))
+    pts = (
+        alt.Chart(df)
+        .mark_point(filled=True)
+        .encode(
+            x=alt.X("estimate:Q"),
+            y=y,
+            color=col,
+            shape=alt.Shape(
+                "kind:N",
+                scale=alt.Scale(domain=kinds, range=["square", "diamond", "stroke", "circle"]),
+                legend=None,
+            ),
+            size=alt.Size("kind:N", scale=alt.Scale(domain=kinds, range=[50, 160, 1, 90]), legend=None),
+        )
+    )
     chart = alt.layer(rules, pts).properties(width=380, height=max(80, height_per_row * len(df)))
     pooled = next((r for r in rows if r["kind"] == "pooled"), None)
-    summary = (f"{title}: {sum(r['kind'] == 'study' for r in rows)} studies"
-               + (f"; pooled estimate {pooled['estimate']:.1%} (95% CI {pooled['lower']:.1%} to "
-                  f"{pooled['upper']:.1%})." if pooled else "."))
+    summary = f"{title}: {sum(r['kind'] == 'study' for r in rows)} studies" + (
+        f"; pooled estimate {pooled['estimate']:.1%} (95% CI {pooled['lower']:.1%} to {pooled['upper']:.1%})."
+        if pooled
+        else "."
+    )
     return Chart(render_svg(chart, f"Forest plot: {title}"), summary)

@@ -48,8 +48,9 @@ def normal_limit(p0: float, n: np.ndarray, prob: float) -> np.ndarray:
     return np.clip(p0 + stats.norm.ppf(prob) * np.sqrt(p0 * (1 - p0) / n), 0.0, 1.0)
 
 
-def control_limits(p0: float, n_max: float, *, method: str = "binomial", n_min: float = 5,
-                   points: int = 120) -> list[dict]:
+def control_limits(
+    p0: float, n_max: float, *, method: str = "binomial", n_min: float = 5, points: int = 120
+) -> list[dict]:
     """The 95% and 99.8% funnel limits around ``p0`` on a grid of sizes from ``n_min`` to ``n_max``.
 
     Returns rows ``{"x", "lo95", "hi95", "lo998", "hi998"}``; ``method`` is ``"binomial"`` or ``"normal"``.
@@ -104,5 +105,5 @@ def shrunk_oe(observed: float, expected: float, *, level: float = 0.95) -> Shrun
     tail = (1 - level) / 2
     lower = float(stats.gamma.ppf(tail, shape, scale=1 / rate))
     upper = float(stats.gamma.ppf(1 - tail, shape, scale=1 / rate))
-    tier = ("higher than expected" if lower > 1 else "lower than expected" if upper < 1 else "as expected")
+    tier = "higher than expected" if lower > 1 else "lower than expected" if upper < 1 else "as expected"
     return ShrunkRatio(float(observed), float(expected), shape / rate, lower, upper, tier, level)

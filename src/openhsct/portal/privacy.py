@@ -34,10 +34,25 @@ SMALL_N_TEXT = "fewer than 5 patients — not shown to protect privacy and becau
 
 # Keys that hold a number of people: shown as "<5" when 1–4 (also every key starting with "n_" and every
 # value of a dict whose key ends with "_counts").
-COUNT_KEYS = frozenset({
-    "n", "events", "deaths", "competing_deaths", "patients_with", "alive", "seen", "improved", "stable",
-    "worse", "observed", "count", "trm_events_day100", "followup_alive", "followup_seen",
-})
+COUNT_KEYS = frozenset(
+    {
+        "n",
+        "events",
+        "deaths",
+        "competing_deaths",
+        "patients_with",
+        "alive",
+        "seen",
+        "improved",
+        "stable",
+        "worse",
+        "observed",
+        "count",
+        "trm_events_day100",
+        "followup_alive",
+        "followup_seen",
+    }
+)
 # Keys that give the number of patients a block is computed from: the smallest present counts.
 DENOMINATOR_KEYS = ("n", "n_patients", "n_evaluable", "n_risk", "pfs_n", "trm_n_day100")
 
@@ -106,12 +121,19 @@ def scrub(obj: Any, parent_n: float | None = None) -> Any:
         return {k: v for k, v in obj.items() if k in ("year", "years") or not _is_number(v)}
     own = _denominator(obj)
     n = own if own is not None else parent_n
-    if n is not None and n < MIN_N and any(_is_number(v) for k, v in obj.items()
-                                           if k not in ("year", "years") and k not in DENOMINATOR_KEYS):
+    if (
+        n is not None
+        and n < MIN_N
+        and any(
+            _is_number(v) for k, v in obj.items() if k not in ("year", "years") and k not in DENOMINATOR_KEYS
+        )
+    ):
         keep = {k: v for k, v in obj.items() if k in ("year", "years", "label", "definition", "source")}
         return suppressed_block(**keep, **({"n": mask_count(own)} if own is not None else {}))
-    return {k: (_mask_value(k, v) if is_count_key(k) or str(k).endswith("_counts") else scrub(v, n))
-            for k, v in obj.items()}
+    return {
+        k: (_mask_value(k, v) if is_count_key(k) or str(k).endswith("_counts") else scrub(v, n))
+        for k, v in obj.items()
+    }
 
 
 def _suppress_curve_block(block: Mapping | None) -> dict | None:
@@ -121,15 +143,20 @@ def _suppress_curve_block(block: Mapping | None) -> dict | None:
         return None
     n = _denominator(block)
     if n is None or n < MIN_N:
-        return suppressed_block(**{k: block[k] for k in ("label", "definition", "source") if k in block},
-                                n=mask_count(n))
+        return suppressed_block(
+            **{k: block[k] for k in ("label", "definition", "source") if k in block}, n=mask_count(n)
+        )
     out = _mask_counts(dict(block))
     if "curve" in block:
-        out["curve"] = [dict(p) for p in block["curve"] if not (_is_number(p.get("n_risk")) and p["n_risk"] < MIN_N)]
+        out["curve"] = [
+            dict(p) for p in block["curve"] if not (_is_number(p.get("n_risk")) and p["n_risk"] < MIN_N)
+        ]
     if "at" in block:
         out["at"] = [
-            suppressed_block(years=a.get("years")) if _is_number(a.get("n_risk")) and a["n_risk"] < MIN_N
-            else dict(a) for a in block["at"]
+            suppressed_block(years=a.get("years"))
+            if _is_number(a.get("n_risk")) and a["n_risk"] < MIN_N
+            else dict(a)
+            for a in block["at"]
         ]
     return out
 
@@ -187,12 +214,15 @@ def suppress(summary: Mapping, *, min_n: int = MIN_N) -> dict:
         s["grade3_events"] = _suppress_rows([g3], ("method",))[0]
     s["edss_change"] = _suppress_rows(s.get("edss_change") or [], ("years",))
     # The exact day of a bad outcome could point at a person; the public list keeps the timing band only.
-    s["did_not_do_well"] = [{k: v for k, v in r.items() if k != "days_from_day0"}
-                            for r in s.get("did_not_do_well") or []]
+    s["did_not_do_well"] = [
+        {k: v for k, v in r.items() if k != "days_from_day0"} for r in s.get("did_not_do_well") or []
+    ]
     costs = s.get("costs")
     if costs is not None:
         if not _is_number(costs.get("n_patients")) or costs["n_patients"] < MIN_N:
-            s["costs"] = suppressed_block(currency=costs.get("currency"), n_patients=mask_count(costs.get("n_patients")))
+            s["costs"] = suppressed_block(
+                currency=costs.get("currency"), n_patients=mask_count(costs.get("n_patients"))
+            )
         else:
             costs = dict(costs)
             costs["by_category"] = _suppress_rows(costs.get("by_category") or [], ("category",))
@@ -202,7 +232,7 @@ def suppress(summary: Mapping, *, min_n: int = MIN_N) -> dict:
         strata[by] = {}
         for level, block in levels.items():
             n = _denominator(block)
-            strata[by][level] = (suppressed_block(n=mask_count(n)) if n is None or n < MIN_N else block)
+            strata[by][level] = suppressed_block(n=mask_count(n)) if n is None or n < MIN_N else block
     s["strata"] = strata
     return scrub(s)
 
@@ -210,16 +240,38 @@ def suppress(summary: Mapping, *, min_n: int = MIN_N) -> dict:
 # In a per-centre row, the fields that rest on fewer patients than the centre's ``n``: each group is
 # blanked when its own denominator is under 5.
 ROW_FIELD_GROUPS: dict[str, tuple[str, ...]] = {
-    "trm_n_day100": ("trm_events_day100", "trm_rate", "trm_cif_day100", "trm_cif_day100_lower",
-                     "trm_cif_day100_upper", "trm_expected_day100", "trm_o_over_e", "trm_shrunk_ratio",
-                     "oe_shrunk", "oe_lower", "oe_upper", "oe_tier", "trm_position"),
-    "pfs_5y_n_risk": ("pfs_5y", "pfs_5y_se", "pfs_5y_lower", "pfs_5y_upper", "pfs_5y_effective_n", "pfs_position"),
+    "trm_n_day100": (
+        "trm_events_day100",
+        "trm_rate",
+        "trm_cif_day100",
+        "trm_cif_day100_lower",
+        "trm_cif_day100_upper",
+        "trm_expected_day100",
+        "trm_o_over_e",
+        "trm_shrunk_ratio",
+        "oe_shrunk",
+        "oe_lower",
+        "oe_upper",
+        "oe_tier",
+        "trm_position",
+    ),
+    "pfs_5y_n_risk": (
+        "pfs_5y",
+        "pfs_5y_se",
+        "pfs_5y_lower",
+        "pfs_5y_upper",
+        "pfs_5y_effective_n",
+        "pfs_position",
+    ),
     "followup_alive": ("followup_share", "followup_seen"),
 }
 
 
-def suppress_rows(rows: Iterable[Mapping], *, label_keys: tuple[str, ...] = ("centre_code", "name", "country",
-                                                                         "city", "synthetic")) -> list[dict]:
+def suppress_rows(
+    rows: Iterable[Mapping],
+    *,
+    label_keys: tuple[str, ...] = ("centre_code", "name", "country", "city", "synthetic"),
+) -> list[dict]:
     """Per-centre rows (the centre list, the comparison table): a centre with ``n`` under 5 keeps only
     its labels; within the others, each group of :data:`ROW_FIELD_GROUPS` whose own denominator is under 5
     is blanked (``None``, with ``<group>_suppressed``), and counts of 1–4 become ``"<5"``."""

@@ -11,6 +11,7 @@ import csv
 import io
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from django.core.cache import cache
@@ -27,8 +28,13 @@ PLAIN_OUTCOME = {
     "efs": "alive with no sign of MS activity (no relapse, no disability worsening, no new MRI lesions)",
     "os": "alive",
 }
-COLOURS = {"pfs": charts.BLUE, "rfs": charts.GREEN, "mri_afs": charts.ORANGE, "efs": charts.VERMILION,
-           "os": charts.BLACK}
+COLOURS = {
+    "pfs": charts.BLUE,
+    "rfs": charts.GREEN,
+    "mri_afs": charts.ORANGE,
+    "efs": charts.VERMILION,
+    "os": charts.BLACK,
+}
 EVIDENCE_OUTCOMES = (("trm", "trm"), ("pfs_5y", "pfs"))
 
 
@@ -52,9 +58,11 @@ def endpoint_sentence(key: str, block: Mapping) -> str:
     a = five[0] if five else shown[-1]
     years = a["years"]
     years_text = f"{years:g} year{'s' if years != 1 else ''}"
-    return (f"Out of 100 people like those treated here, about {out_of_100(a['estimate'])} were "
-            f"{PLAIN_OUTCOME.get(key, 'event-free')} {years_text} later (the true number could be between "
-            f"{out_of_100(a['lower'])} and {out_of_100(a['upper'])}).")
+    return (
+        f"Out of 100 people like those treated here, about {out_of_100(a['estimate'])} were "
+        f"{PLAIN_OUTCOME.get(key, 'event-free')} {years_text} later (the true number could be between "
+        f"{out_of_100(a['lower'])} and {out_of_100(a['upper'])})."
+    )
 
 
 def trm_sentence(trm: Mapping | None) -> str:
@@ -64,9 +72,11 @@ def trm_sentence(trm: Mapping | None) -> str:
     if not _num(d.get("estimate")):
         return "Transplant-related deaths by day 100: not estimated."
     per_1000 = round(1000 * d["estimate"])
-    return (f"Out of 1,000 people treated here, about {per_1000} died of transplant-related causes within "
-            f"100 days (the true number could be between {round(1000 * d['lower'])} and "
-            f"{round(1000 * d['upper'])}).")
+    return (
+        f"Out of 1,000 people treated here, about {per_1000} died of transplant-related causes within "
+        f"100 days (the true number could be between {round(1000 * d['lower'])} and "
+        f"{round(1000 * d['upper'])})."
+    )
 
 
 def grade3_sentence(g3: Mapping | None) -> str:
@@ -74,8 +84,10 @@ def grade3_sentence(g3: Mapping | None) -> str:
         return f"Serious side effects: {privacy.SMALL_N_TEXT}."
     if not _num(g3.get("estimate")):
         return "Serious side effects: not recorded."
-    return (f"Out of 100 people treated here, about {out_of_100(g3['estimate'])} had at least one severe "
-            f"(grade 3 or worse) side effect (between {out_of_100(g3['lower'])} and {out_of_100(g3['upper'])}).")
+    return (
+        f"Out of 100 people treated here, about {out_of_100(g3['estimate'])} had at least one severe "
+        f"(grade 3 or worse) side effect (between {out_of_100(g3['lower'])} and {out_of_100(g3['upper'])})."
+    )
 
 
 def plotted_curve(block: Mapping) -> list[dict]:
@@ -85,8 +97,15 @@ def plotted_curve(block: Mapping) -> list[dict]:
     pts = [dict(p) for p in block.get("curve", [])]
     for a in block.get("at", []):
         if not a.get("suppressed") and _num(a.get("estimate")):
-            pts.append({"time_years": float(a["years"]), "survival": a["estimate"], "lower": a.get("lower"),
-                        "upper": a.get("upper"), "n_risk": a.get("n_risk")})
+            pts.append(
+                {
+                    "time_years": float(a["years"]),
+                    "survival": a["estimate"],
+                    "lower": a.get("lower"),
+                    "upper": a.get("upper"),
+                    "n_risk": a.get("n_risk"),
+                }
+            )
     return sorted(pts, key=lambda p: p["time_years"])
 
 
@@ -96,8 +115,15 @@ def plotted_cif(trm: Mapping) -> list[dict]:
     for key, day in (("day100", 100.0), ("year1", 365.25)):
         a = trm.get(key) or {}
         if not a.get("suppressed") and _num(a.get("estimate")):
-            pts.append({"time_days": day, "cif": a["estimate"], "lower": a.get("lower"), "upper": a.get("upper"),
-                        "n_risk": a.get("n_risk")})
+            pts.append(
+                {
+                    "time_days": day,
+                    "cif": a["estimate"],
+                    "lower": a.get("lower"),
+                    "upper": a.get("upper"),
+                    "n_risk": a.get("n_risk"),
+                }
+            )
     return sorted(pts, key=lambda p: p["time_days"])
 
 
@@ -106,8 +132,13 @@ def _endpoints(summary: Mapping) -> list[dict]:
     eps = summary.get("endpoints") or {}
     for key in [k for k in ENDPOINT_ORDER if k in eps] + [k for k in eps if k not in ENDPOINT_ORDER]:
         block = eps[key]
-        chart = None if block.get("suppressed") else charts.survival_chart(
-            plotted_curve(block), block.get("label", key), COLOURS.get(key, charts.BLUE))
+        chart = (
+            None
+            if block.get("suppressed")
+            else charts.survival_chart(
+                plotted_curve(block), block.get("label", key), COLOURS.get(key, charts.BLUE)
+            )
+        )
         out.append({"key": key, "block": block, "chart": chart, "sentence": endpoint_sentence(key, block)})
     return out
 
@@ -130,23 +161,49 @@ def _centre_evidence_rows(summary: Mapping) -> list[dict]:
             mine = None if ep.get("suppressed") or not at5 else at5[0]
             mine_label = "This centre: PFS at 5 years"
         rows = [
-            {"label": f"Published studies pooled (k = {pooled['k']})", "estimate": pooled["proportion"],
-             "lower": pooled["ci_lower"], "upper": pooled["ci_upper"], "kind": "pooled"},
-            {"label": "Range expected for a new centre (95% PI)", "estimate": pooled["proportion"],
-             "lower": pooled["pi_lower"], "upper": pooled["pi_upper"], "kind": "prediction"},
+            {
+                "label": f"Published studies pooled (k = {pooled['k']})",
+                "estimate": pooled["proportion"],
+                "lower": pooled["ci_lower"],
+                "upper": pooled["ci_upper"],
+                "kind": "pooled",
+            },
+            {
+                "label": "Range expected for a new centre (95% PI)",
+                "estimate": pooled["proportion"],
+                "lower": pooled["pi_lower"],
+                "upper": pooled["pi_upper"],
+                "kind": "prediction",
+            },
         ]
         if mine and _num(mine.get("estimate")):
-            rows.append({"label": mine_label, "estimate": mine["estimate"], "lower": mine.get("lower"),
-                         "upper": mine.get("upper"), "kind": "centre"})
+            rows.append(
+                {
+                    "label": mine_label,
+                    "estimate": mine["estimate"],
+                    "lower": mine.get("lower"),
+                    "upper": mine.get("upper"),
+                    "kind": "centre",
+                }
+            )
             est = mine["estimate"]
-            where = ("within" if pooled["pi_lower"] <= est <= pooled["pi_upper"]
-                     else "above" if est > pooled["pi_upper"] else "below")
-            sentence = (f"This centre's {pooled['label'].lower()} ({est:.1%}) is {where} the range the published "
-                        f"studies predict for a new centre ({pooled['pi_lower']:.1%} to {pooled['pi_upper']:.1%}; "
-                        f"pooled estimate {pooled['proportion']:.1%}).")
+            where = (
+                "within"
+                if pooled["pi_lower"] <= est <= pooled["pi_upper"]
+                else "above"
+                if est > pooled["pi_upper"]
+                else "below"
+            )
+            sentence = (
+                f"This centre's {pooled['label'].lower()} ({est:.1%}) is {where} the range the published "
+                f"studies predict for a new centre ({pooled['pi_lower']:.1%} to {pooled['pi_upper']:.1%}; "
+                f"pooled estimate {pooled['proportion']:.1%})."
+            )
         else:
-            sentence = (f"This centre's {pooled['label'].lower()} is not shown ({privacy.SMALL_N_TEXT} or not "
-                        f"enough follow-up); the published pooled estimate is {pooled['proportion']:.1%}.")
+            sentence = (
+                f"This centre's {pooled['label'].lower()} is not shown ({privacy.SMALL_N_TEXT} or not "
+                f"enough follow-up); the published pooled estimate is {pooled['proportion']:.1%}."
+            )
         chart = charts.forest_chart(rows, title=f"{pooled['label']}: this centre and the published evidence")
         out.append({"outcome": outcome, "pooled": pooled, "rows": rows, "chart": chart, "sentence": sentence})
     return out
@@ -154,8 +211,12 @@ def _centre_evidence_rows(summary: Mapping) -> list[dict]:
 
 def _build(centre_code: str) -> dict:
     summary = selectors.public_centre_summary(centre_code)
-    ctx: dict[str, Any] = {"s": summary, "centre": summary["centre"], "min_n": privacy.MIN_N,
-                           "small_n_text": privacy.SMALL_N_TEXT}
+    ctx: dict[str, Any] = {
+        "s": summary,
+        "centre": summary["centre"],
+        "min_n": privacy.MIN_N,
+        "small_n_text": privacy.SMALL_N_TEXT,
+    }
     if summary.get("suppressed"):
         return ctx
     trm = summary.get("trm") or {}
@@ -186,9 +247,13 @@ def report_html(centre_code: str, *, request=None) -> str:
     from django.contrib.staticfiles import finders
 
     css_path = finders.find("portal/portal.css")
-    css = open(css_path, encoding="utf-8").read() if css_path else ""
-    ctx = {**centre_context(centre_code), "inline_css": css, "report": True,
-           "synthetic": selectors.registry_has_synthetic()}
+    css = Path(css_path).read_text(encoding="utf-8") if css_path else ""
+    ctx = {
+        **centre_context(centre_code),
+        "inline_css": css,
+        "report": True,
+        "synthetic": selectors.registry_has_synthetic(),
+    }
     return render_to_string("portal/report.html", ctx, request=request)
 
 
@@ -212,14 +277,28 @@ def summary_csv_rows(summary: Mapping) -> list[tuple[str, str, str, str]]:
                     rows.append((section, item, str(k), "" if v is None else str(v)))
         elif isinstance(obj, list):
             for i, v in enumerate(obj):
-                label = next((str(v[k]) for k in ("year", "years", "category") if isinstance(v, Mapping) and k in v),
-                             str(i))
+                label = next(
+                    (str(v[k]) for k in ("year", "years", "category") if isinstance(v, Mapping) and k in v),
+                    str(i),
+                )
                 walk(section, f"{item}[{label}]", v)
         else:
             rows.append((section, item, "value", "" if obj is None else str(obj)))
 
-    for section in ("centre", "as_of", "n_patients", "per_year", "followup", "endpoints", "trm", "grade3_events",
-                    "edss_change", "did_not_do_well", "costs", "strata"):
+    for section in (
+        "centre",
+        "as_of",
+        "n_patients",
+        "per_year",
+        "followup",
+        "endpoints",
+        "trm",
+        "grade3_events",
+        "edss_change",
+        "did_not_do_well",
+        "costs",
+        "strata",
+    ):
         if section in summary:
             walk(section, "", summary[section])
     return rows

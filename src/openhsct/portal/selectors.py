@@ -101,8 +101,10 @@ def _reference(version: str) -> dict:
 
     tables = registry_tables(version)
     outcomes = registry_outcomes(tables)
-    return {"all": all_centres_summary(tables, outcomes=outcomes),
-            "comparison": centre_comparison(tables, outcomes=outcomes)}
+    return {
+        "all": all_centres_summary(tables, outcomes=outcomes),
+        "comparison": centre_comparison(tables, outcomes=outcomes),
+    }
 
 
 def _comparison_rows(version: str) -> dict:
@@ -132,8 +134,9 @@ def _comparison_rows(version: str) -> dict:
         if p0_trm is not None and row["trm_rate"] is not None:
             row["trm_position"] = funnel.funnel_position(row["trm_rate"], n_known, p0_trm)
         s = funnel.shrunk_oe(row["trm_events_day100"], row["trm_expected_day100"] or 0.0)
-        row.update(oe_shrunk=row.get("trm_shrunk_ratio", s.ratio), oe_lower=s.lower, oe_upper=s.upper,
-                   oe_tier=s.tier)
+        row.update(
+            oe_shrunk=row.get("trm_shrunk_ratio", s.ratio), oe_lower=s.lower, oe_upper=s.upper, oe_tier=s.tier
+        )
         pfs, se = row.get("pfs_5y"), row.get("pfs_5y_se")
         if pfs is not None and se:
             m = funnel.effective_n(pfs, se)
@@ -142,9 +145,13 @@ def _comparison_rows(version: str) -> dict:
                 if p0_pfs is not None:
                     row["pfs_position"] = funnel.funnel_position(pfs, m, p0_pfs, method="normal")
         rows.append(row)
-    return {"rows": privacy.suppress_rows(rows), "trm_rate": p0_trm, "pfs_5y": p0_pfs,
-            "as_of": comp.attrs.get("as_of") or everyone.get("as_of"),
-            "all": privacy.suppress(everyone)}
+    return {
+        "rows": privacy.suppress_rows(rows),
+        "trm_rate": p0_trm,
+        "pfs_5y": p0_pfs,
+        "as_of": comp.attrs.get("as_of") or everyone.get("as_of"),
+        "all": privacy.suppress(everyone),
+    }
 
 
 def public_comparison() -> dict:
@@ -179,9 +186,15 @@ def pooled_evidence(outcome: str, by: tuple[tuple[str, str], ...] = ()) -> dict 
     for r in rows:
         if r["key"] in studies.index:
             st = studies.loc[r["key"]]
-            r.update(year=_clean(st["year"]), doi_or_pmid=st["doi_or_pmid"], source_url=st["source_url"],
-                     era=st["era"], intensity=st["intensity"], phenotype=st["phenotype"],
-                     doi_url=citation_url(st["doi_or_pmid"]))
+            r.update(
+                year=_clean(st["year"]),
+                doi_or_pmid=st["doi_or_pmid"],
+                source_url=st["source_url"],
+                era=st["era"],
+                intensity=st["intensity"],
+                phenotype=st["phenotype"],
+                doi_url=citation_url(st["doi_or_pmid"]),
+            )
     out["forest"] = rows
     return out
 

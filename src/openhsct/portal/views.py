@@ -16,8 +16,14 @@ from openhsct.registry.models import Centre
 
 # Sortable columns of the centre list and the comparison table: ?sort=<key> or ?sort=-<key>.
 SORT_KEYS = {
-    "centre": "centre_code", "name": "name", "country": "country", "n": "n", "followup": "followup_share",
-    "pfs": "pfs_5y", "trm": "trm_rate", "oe": "oe_shrunk",
+    "centre": "centre_code",
+    "name": "name",
+    "country": "country",
+    "n": "n",
+    "followup": "followup_share",
+    "pfs": "pfs_5y",
+    "trm": "trm_rate",
+    "oe": "oe_shrunk",
 }
 EVIDENCE_OUTCOMES = ("trm", "pfs_2y", "pfs_5y", "neda_2y", "neda_5y", "rfs_5y")
 EVIDENCE_FILTERS = {
@@ -25,6 +31,28 @@ EVIDENCE_FILTERS = {
     "intensity": ("low", "intermediate", "high", "mixed", "unclassified"),
     "era": ("before 2020", "2020 or later", "unknown"),
 }
+
+
+def cached_page(view):
+    """Cache a public page's HTML under the registry version and the full path (query string included):
+    public pages are the same for every visitor, and any data change makes a new version."""
+    from functools import wraps
+
+    from django.core.cache import cache
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        key = f"portal:page:{selectors.registry_version()}:{request.get_full_path()}"
+        hit = cache.get(key)
+        if hit is not None:
+            content, content_type = hit
+            return HttpResponse(content, content_type=content_type)
+        response = view(request, *args, **kwargs)
+        if response.status_code == 200 and not response.has_header("Content-Disposition"):
+            cache.set(key, (response.content, response["Content-Type"]), selectors.CACHE_SECONDS)
+        return response
+
+    return wrapper
 
 
 def _public_centre(code: str) -> Centre:
@@ -45,7 +73,12 @@ def _sorted_rows(rows: list[dict], sort: str) -> tuple[list[dict], str]:
 
     def value(r):
         v = r.get(key)
-        return isinstance(v, int | float) and not isinstance(v, bool) or isinstance(v, str) and v != privacy.SMALL
+        return (
+            isinstance(v, int | float)
+            and not isinstance(v, bool)
+            or isinstance(v, str)
+            and v != privacy.SMALL
+        )
 
     present = [r for r in rows if value(r)]
     absent = [r for r in rows if not value(r)]
@@ -54,14 +87,19 @@ def _sorted_rows(rows: list[dict], sort: str) -> tuple[list[dict], str]:
 
 
 @require_safe
+@cached_page
 def home(request):
     data = selectors.public_comparison()
     rows, sort = _sorted_rows(list(data["rows"]), request.GET.get("sort", "centre"))
-    return render(request, "portal/home.html", {"rows": rows, "sort": sort, "ref": data,
-                                                "small_n_text": privacy.SMALL_N_TEXT})
+    return render(
+        request,
+        "portal/home.html",
+        {"rows": rows, "sort": sort, "ref": data, "small_n_text": privacy.SMALL_N_TEXT},
+    )
 
 
 @require_safe
+@cached_page
 def centre(request, code: str):
     _public_centre(code)
     return render(request, "portal/centre.html", report.centre_context(code))
@@ -90,24 +128,48 @@ def _funnels(data: dict) -> dict:
         return "below 90%" if r.get("followup_flag") else "complete (≥ 90%)"
 
     p0 = data.get("trm_rate")
-    pts = [{"centre_code": r["centre_code"], "x": r["n"], "rate": r["trm_rate"], "flag": flag(r),
-            "position": r.get("trm_position")} for r in rows if isinstance(r.get("trm_rate"), float | int)]
+    pts = [
+        {
+            "centre_code": r["centre_code"],
+            "x": r["n"],
+            "rate": r["trm_rate"],
+            "flag": flag(r),
+            "position": r.get("trm_position"),
+        }
+        for r in rows
+        if isinstance(r.get("trm_rate"), float | int)
+    ]
     if p0 is not None and pts:
         lim = funnel.control_limits(p0, max(p["x"] for p in pts))
-        out["trm"] = charts.funnel_chart(pts, lim, p0=p0, title="Transplant-related mortality by day 100",
-                                         x_title="Patients transplanted")
+        out["trm"] = charts.funnel_chart(
+            pts, lim, p0=p0, title="Transplant-related mortality by day 100", x_title="Patients transplanted"
+        )
     p0 = data.get("pfs_5y")
-    pts = [{"centre_code": r["centre_code"], "x": r["pfs_5y_effective_n"], "rate": r["pfs_5y"], "flag": flag(r),
-            "position": r.get("pfs_position")} for r in rows
-           if isinstance(r.get("pfs_5y"), float) and isinstance(r.get("pfs_5y_effective_n"), float)]
+    pts = [
+        {
+            "centre_code": r["centre_code"],
+            "x": r["pfs_5y_effective_n"],
+            "rate": r["pfs_5y"],
+            "flag": flag(r),
+            "position": r.get("pfs_position"),
+        }
+        for r in rows
+        if isinstance(r.get("pfs_5y"), float) and isinstance(r.get("pfs_5y_effective_n"), float)
+    ]
     if p0 is not None and pts:
         lim = funnel.control_limits(p0, max(p["x"] for p in pts), method="normal")
-        out["pfs"] = charts.funnel_chart(pts, lim, p0=p0, title="Progression-free survival at 5 years",
-                                         x_title="Effective number of patients (precision of the estimate)")
+        out["pfs"] = charts.funnel_chart(
+            pts,
+            lim,
+            p0=p0,
+            title="Progression-free survival at 5 years",
+            x_title="Effective number of patients (precision of the estimate)",
+        )
     return out
 
 
 @require_safe
+@cached_page
 def compare(request):
     from django.core.cache import cache
 
@@ -118,8 +180,11 @@ def compare(request):
     if funnels is None:
         funnels = _funnels(data)
         cache.set(key, funnels, selectors.CACHE_SECONDS)
-    return render(request, "portal/compare.html", {"rows": rows, "sort": sort, "ref": data, "funnels": funnels,
-                                                   "small_n_text": privacy.SMALL_N_TEXT})
+    return render(
+        request,
+        "portal/compare.html",
+        {"rows": rows, "sort": sort, "ref": data, "funnels": funnels, "small_n_text": privacy.SMALL_N_TEXT},
+    )
 
 
 @require_safe
@@ -128,8 +193,24 @@ def compare_csv(request):
     import io
 
     data = selectors.public_comparison()
-    cols = ["centre_code", "name", "country", "n", "followup_share", "followup_flag", "trm_observed", "trm_rate",
-            "trm_expected", "oe_shrunk", "oe_lower", "oe_upper", "oe_tier", "pfs_5y", "pfs_5y_se", "suppressed"]
+    cols = [
+        "centre_code",
+        "name",
+        "country",
+        "n",
+        "followup_share",
+        "followup_flag",
+        "trm_observed",
+        "trm_rate",
+        "trm_expected",
+        "oe_shrunk",
+        "oe_lower",
+        "oe_upper",
+        "oe_tier",
+        "pfs_5y",
+        "pfs_5y_se",
+        "suppressed",
+    ]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
     w.writeheader()
@@ -140,6 +221,7 @@ def compare_csv(request):
 
 
 @require_safe
+@cached_page
 def evidence(request):
     outcome = request.GET.get("outcome", "trm")
     if outcome not in EVIDENCE_OUTCOMES:
@@ -149,19 +231,53 @@ def evidence(request):
     pooled = selectors.pooled_evidence(outcome, tuple(sorted(chosen.items())))
     chart = None
     if pooled is not None:
-        rows = [{"label": r["key"], "estimate": r["proportion"], "lower": r["ci_lower"], "upper": r["ci_upper"],
-                 "kind": "study"} for r in pooled["forest"] if r["key"] != "pooled"]
-        rows.append({"label": f"Pooled (k = {pooled['k']})", "estimate": pooled["proportion"],
-                     "lower": pooled["ci_lower"], "upper": pooled["ci_upper"], "kind": "pooled"})
-        rows.append({"label": "Prediction interval (95%)", "estimate": pooled["proportion"],
-                     "lower": pooled["pi_lower"], "upper": pooled["pi_upper"], "kind": "prediction"})
+        rows = [
+            {
+                "label": r["key"],
+                "estimate": r["proportion"],
+                "lower": r["ci_lower"],
+                "upper": r["ci_upper"],
+                "kind": "study",
+            }
+            for r in pooled["forest"]
+            if r["key"] != "pooled"
+        ]
+        rows.append(
+            {
+                "label": f"Pooled (k = {pooled['k']})",
+                "estimate": pooled["proportion"],
+                "lower": pooled["ci_lower"],
+                "upper": pooled["ci_upper"],
+                "kind": "pooled",
+            }
+        )
+        rows.append(
+            {
+                "label": "Prediction interval (95%)",
+                "estimate": pooled["proportion"],
+                "lower": pooled["pi_lower"],
+                "upper": pooled["pi_upper"],
+                "kind": "prediction",
+            }
+        )
         chart = charts.forest_chart(rows, title=pooled["label"])
-    return render(request, "portal/evidence.html", {
-        "outcome": outcome, "outcomes": EVIDENCE_OUTCOMES, "filters": EVIDENCE_FILTERS, "chosen": chosen,
-        "pooled": pooled, "chart": chart,
-    })
+    return render(
+        request,
+        "portal/evidence.html",
+        {
+            "outcome": outcome,
+            "outcomes": EVIDENCE_OUTCOMES,
+            "filters": EVIDENCE_FILTERS,
+            "chosen": chosen,
+            "pooled": pooled,
+            "chart": chart,
+        },
+    )
 
 
 @require_safe
+@cached_page
 def about(request):
-    return render(request, "portal/about.html", {"min_n": privacy.MIN_N, "small_n_text": privacy.SMALL_N_TEXT})
+    return render(
+        request, "portal/about.html", {"min_n": privacy.MIN_N, "small_n_text": privacy.SMALL_N_TEXT}
+    )

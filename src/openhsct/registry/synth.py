@@ -31,21 +31,84 @@ AS_OF = date(2026, 6, 30)
 CC, PC = "centre_code", "patient_code"
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "centres": ("centre_code", "name", "country", "city", "synthetic"),
-    "patients": (CC, PC, "sex", "birth_year", "phenotype", "onset_date", "diagnosis_date", "consent_status",
-                 "consent_date", "last_contact_date"),
-    "eligibility": (CC, PC, "assessment_date", "edss", "relapses_prior_12m", "gd_assessed", "gd_lesions",
-                    "prior_dmt_count", "prior_dmts", "decision", "reason"),
-    "mobilisations": (CC, PC, "mobilisation_id", "regimen", "cyclophosphamide_g_per_m2", "gcsf", "start_date",
-                      "end_date"),
-    "apheresis": (CC, PC, "collection_id", "mobilisation_id", "collection_date", "cd34_1e6_per_kg", "volume_ml"),
-    "cell_products": (CC, PC, "bag_id", "collection_id", "cryopreservation_date", "storage_location", "status"),
+    "patients": (
+        CC,
+        PC,
+        "sex",
+        "birth_year",
+        "phenotype",
+        "onset_date",
+        "diagnosis_date",
+        "consent_status",
+        "consent_date",
+        "last_contact_date",
+    ),
+    "eligibility": (
+        CC,
+        PC,
+        "assessment_date",
+        "edss",
+        "relapses_prior_12m",
+        "gd_assessed",
+        "gd_lesions",
+        "prior_dmt_count",
+        "prior_dmts",
+        "decision",
+        "reason",
+    ),
+    "mobilisations": (
+        CC,
+        PC,
+        "mobilisation_id",
+        "regimen",
+        "cyclophosphamide_g_per_m2",
+        "gcsf",
+        "start_date",
+        "end_date",
+    ),
+    "apheresis": (
+        CC,
+        PC,
+        "collection_id",
+        "mobilisation_id",
+        "collection_date",
+        "cd34_1e6_per_kg",
+        "volume_ml",
+    ),
+    "cell_products": (
+        CC,
+        PC,
+        "bag_id",
+        "collection_id",
+        "cryopreservation_date",
+        "storage_location",
+        "status",
+    ),
     "custody_events": (CC, PC, "bag_id", "seq", "event", "event_at", "performed_by", "location"),
     "conditioning": (CC, PC, "regimen", "intensity", "atg", "rituximab", "start_date", "end_date"),
     "conditioning_drugs": (CC, PC, "drug", "total_dose", "dose_unit"),
-    "transplants": (CC, PC, "day0", "cd34_infused_1e6_per_kg", "admission_date", "discharge_date",
-                    "neutrophil_engraftment_date", "platelet_engraftment_date"),
-    "adverse_events": (CC, PC, "ae_id", "category", "ctcae_term", "grade", "onset_date", "resolution_date",
-                       "attribution", "serious"),
+    "transplants": (
+        CC,
+        PC,
+        "day0",
+        "cd34_infused_1e6_per_kg",
+        "admission_date",
+        "discharge_date",
+        "neutrophil_engraftment_date",
+        "platelet_engraftment_date",
+    ),
+    "adverse_events": (
+        CC,
+        PC,
+        "ae_id",
+        "category",
+        "ctcae_term",
+        "grade",
+        "onset_date",
+        "resolution_date",
+        "attribution",
+        "serious",
+    ),
     "deaths": (CC, PC, "death_date", "cause", "cause_category", "transplant_related"),
     "edss_visits": (CC, PC, "visit_date", "edss"),
     "relapses": (CC, PC, "onset_date"),
@@ -55,15 +118,47 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 # Column kinds for typed (Parquet) output, matching openhsct.registry.formats.typed_frame.
-_DATE_COLS = {"onset_date", "diagnosis_date", "consent_date", "last_contact_date", "assessment_date", "start_date",
-              "end_date", "collection_date", "cryopreservation_date", "day0", "admission_date", "discharge_date",
-              "neutrophil_engraftment_date", "platelet_engraftment_date", "resolution_date", "death_date",
-              "visit_date", "scan_date", "stop_date", "cost_date"}
+_DATE_COLS = {
+    "onset_date",
+    "diagnosis_date",
+    "consent_date",
+    "last_contact_date",
+    "assessment_date",
+    "start_date",
+    "end_date",
+    "collection_date",
+    "cryopreservation_date",
+    "day0",
+    "admission_date",
+    "discharge_date",
+    "neutrophil_engraftment_date",
+    "platelet_engraftment_date",
+    "resolution_date",
+    "death_date",
+    "visit_date",
+    "scan_date",
+    "stop_date",
+    "cost_date",
+}
 _DATETIME_COLS = {"event_at"}
-_DECIMAL_COLS = {"edss", "cyclophosphamide_g_per_m2", "cd34_1e6_per_kg", "volume_ml", "total_dose",
-                 "cd34_infused_1e6_per_kg", "amount"}
-_INTEGER_COLS = {"birth_year", "relapses_prior_12m", "gd_lesions", "prior_dmt_count", "seq", "grade",
-                 "new_enlarging_t2"}
+_DECIMAL_COLS = {
+    "edss",
+    "cyclophosphamide_g_per_m2",
+    "cd34_1e6_per_kg",
+    "volume_ml",
+    "total_dose",
+    "cd34_infused_1e6_per_kg",
+    "amount",
+}
+_INTEGER_COLS = {
+    "birth_year",
+    "relapses_prior_12m",
+    "gd_lesions",
+    "prior_dmt_count",
+    "seq",
+    "grade",
+    "new_enlarging_t2",
+}
 
 _NA = -(10**9)  # missing date (days) in the integer arrays
 
@@ -142,20 +237,58 @@ class Regimen:
 # Doses follow the published regimen shapes (evidence cohorts.csv regimen column; MIST Cy 200 mg/kg + rATG
 # 6 mg/kg; Mexico Cy 200 mg/kg + rituximab; Atkins busulfan + Cy + rATG); exact amounts illustrative.
 REGIMENS: dict[str, Regimen] = {
-    "cy_atg": Regimen("Cy200+rATG", "intermediate", True, False, 5,
-                      (("cyclophosphamide", 200.0, "mg/kg"), ("rabbit ATG", 6.0, "mg/kg"))),
-    "beam_atg": Regimen("BEAM+ATG", "intermediate", True, False, 6,
-                        (("carmustine", 300.0, "mg/m2"), ("etoposide", 800.0, "mg/m2"),
-                         ("cytarabine", 800.0, "mg/m2"), ("melphalan", 140.0, "mg/m2"),
-                         ("rabbit ATG", 5.0, "mg/kg"))),
-    "rbeam": Regimen("reduced-intensity BEAM-like", "low", False, True, 6,
-                     (("carmustine", 150.0, "mg/m2"), ("etoposide", 400.0, "mg/m2"),
-                      ("cytarabine", 400.0, "mg/m2"), ("melphalan", 70.0, "mg/m2"), ("rituximab", 500.0, "mg"))),
-    "bucy_atg": Regimen("BU+Cy+rATG", "high", True, False, 9,
-                        (("busulfan", 9.6, "mg/kg"), ("cyclophosphamide", 200.0, "mg/kg"),
-                         ("rabbit ATG", 5.0, "mg/kg"))),
-    "cy_rtx": Regimen("Cy200+rituximab", "low", False, True, 5,
-                      (("cyclophosphamide", 200.0, "mg/kg"), ("rituximab", 1000.0, "mg"))),
+    "cy_atg": Regimen(
+        "Cy200+rATG",
+        "intermediate",
+        True,
+        False,
+        5,
+        (("cyclophosphamide", 200.0, "mg/kg"), ("rabbit ATG", 6.0, "mg/kg")),
+    ),
+    "beam_atg": Regimen(
+        "BEAM+ATG",
+        "intermediate",
+        True,
+        False,
+        6,
+        (
+            ("carmustine", 300.0, "mg/m2"),
+            ("etoposide", 800.0, "mg/m2"),
+            ("cytarabine", 800.0, "mg/m2"),
+            ("melphalan", 140.0, "mg/m2"),
+            ("rabbit ATG", 5.0, "mg/kg"),
+        ),
+    ),
+    "rbeam": Regimen(
+        "reduced-intensity BEAM-like",
+        "low",
+        False,
+        True,
+        6,
+        (
+            ("carmustine", 150.0, "mg/m2"),
+            ("etoposide", 400.0, "mg/m2"),
+            ("cytarabine", 400.0, "mg/m2"),
+            ("melphalan", 70.0, "mg/m2"),
+            ("rituximab", 500.0, "mg"),
+        ),
+    ),
+    "bucy_atg": Regimen(
+        "BU+Cy+rATG",
+        "high",
+        True,
+        False,
+        9,
+        (("busulfan", 9.6, "mg/kg"), ("cyclophosphamide", 200.0, "mg/kg"), ("rabbit ATG", 5.0, "mg/kg")),
+    ),
+    "cy_rtx": Regimen(
+        "Cy200+rituximab",
+        "low",
+        False,
+        True,
+        5,
+        (("cyclophosphamide", 200.0, "mg/kg"), ("rituximab", 1000.0, "mg")),
+    ),
     "cy": Regimen("Cy200", "low", False, False, 5, (("cyclophosphamide", 200.0, "mg/kg"),)),
 }
 _REGIMEN_KEYS = tuple(REGIMENS)
@@ -189,9 +322,28 @@ PROFILES: tuple[CentreProfile, ...] = (
     CentreProfile("SWE", "SEK", (("cy_atg", 0.9), ("beam_atg", 0.1)), 2.0, 1.0, False, 0.8, 650_000, 0.025),
 )
 
-_STEMS = ("Northwind", "Eastmere", "Southfold", "Westbrook", "Highmoor", "Lowhaven", "Silverlake", "Oakridge",
-          "Ravenford", "Ashcombe", "Brightwater", "Cedarholm", "Duskvale", "Elmstead", "Foxmere", "Glenwick",
-          "Hollowmere", "Ironbridge", "Juniper Falls", "Kestrelby")
+_STEMS = (
+    "Northwind",
+    "Eastmere",
+    "Southfold",
+    "Westbrook",
+    "Highmoor",
+    "Lowhaven",
+    "Silverlake",
+    "Oakridge",
+    "Ravenford",
+    "Ashcombe",
+    "Brightwater",
+    "Cedarholm",
+    "Duskvale",
+    "Elmstead",
+    "Foxmere",
+    "Glenwick",
+    "Hollowmere",
+    "Ironbridge",
+    "Juniper Falls",
+    "Kestrelby",
+)
 _CITY_SUFFIX = ("Harbour", "Crossing", "Heights", "Vale", "Bridge", "Point", "Hill")
 
 # Disease-modifying therapies: name, first approval year (approximate, EMA/FDA; rituximab off-label),
@@ -213,9 +365,17 @@ DMTS: tuple[tuple[str, int, float, float, float], ...] = (
     ("ofatumumab", 2020, 0.5, 1.5, 0.5),
 )
 
-COST_SHARES = {"other": 0.04, "mobilisation": 0.08, "apheresis": 0.06, "cryopreservation": 0.04,
-               "conditioning": 0.12, "drugs": 0.16, "hospital_stay": 0.42, "travel": 0.05,
-               "follow_up": 0.01}  # of the episode total; follow_up per yearly review (illustrative)
+COST_SHARES = {
+    "other": 0.04,
+    "mobilisation": 0.08,
+    "apheresis": 0.06,
+    "cryopreservation": 0.04,
+    "conditioning": 0.12,
+    "drugs": 0.16,
+    "hospital_stay": 0.42,
+    "travel": 0.05,
+    "follow_up": 0.01,
+}  # of the episode total; follow_up per yearly review (illustrative)
 
 
 # ---------------------------------------------------------------------------------------- text helpers
@@ -279,7 +439,9 @@ def _fixed_text(scaled: np.ndarray, places: int) -> np.ndarray:
     """Text of ``scaled / 10**places`` with ``places`` decimals; a lookup table when the range is small."""
     lo, hi = int(scaled.min()), int(scaled.max())
     if lo >= 0 and hi < min(200_000, 2 * scaled.size):
-        lut = np.array([f"{i / 10**places:.{places}f}" if places else str(i) for i in range(hi + 1)], dtype=object)
+        lut = np.array(
+            [f"{i / 10**places:.{places}f}" if places else str(i) for i in range(hi + 1)], dtype=object
+        )
         return lut[scaled]
     if places == 0:
         return scaled.astype(str).astype(object)
@@ -356,10 +518,18 @@ class _Plan:
     span: np.ndarray
 
 
-NOT_ELIGIBLE_REASONS = (("EDSS above the centre limit", 0.4), ("no inflammatory activity", 0.3),
-                        ("cardiac comorbidity", 0.2), ("previous malignancy", 0.1))
-DEFERRAL_REASONS = (("active infection", 0.25), ("awaiting DMT washout", 0.35), ("further MRI requested", 0.25),
-                    ("patient preference", 0.15))
+NOT_ELIGIBLE_REASONS = (
+    ("EDSS above the centre limit", 0.4),
+    ("no inflammatory activity", 0.3),
+    ("cardiac comorbidity", 0.2),
+    ("previous malignancy", 0.1),
+)
+DEFERRAL_REASONS = (
+    ("active infection", 0.25),
+    ("awaiting DMT washout", 0.35),
+    ("further MRI requested", 0.25),
+    ("patient preference", 0.15),
+)
 
 
 def generate(centres: int, patients: int, seed: int, as_of: date = AS_OF) -> dict[str, pd.DataFrame]:
@@ -391,8 +561,12 @@ def generate(centres: int, patients: int, seed: int, as_of: date = AS_OF) -> dic
     tables["relapses"] = _frame(coh, rel_pid, {"onset_date": _fmt_date(rel_day)}, [rel_day])
     tables["mri_scans"] = _mri_table(coh, baseline_gd, rel_pid, rel_day, rng)
     pid, drug, start, stop = dmt
-    tables["dmt_exposures"] = _frame(coh, pid, {"drug": DMT_NAMES[drug], "start_date": _fmt_date(start),
-                                                "stop_date": _fmt_date(stop)}, [_DMT_RANK[drug], start])
+    tables["dmt_exposures"] = _frame(
+        coh,
+        pid,
+        {"drug": DMT_NAMES[drug], "start_date": _fmt_date(start), "stop_date": _fmt_date(stop)},
+        [_DMT_RANK[drug], start],
+    )
     tables["costs"] = _costs_table(coh, collections, rng)
     return {name: tables[name] for name in TABLE_COLUMNS}
 
@@ -401,7 +575,9 @@ DMT_NAMES = np.array([d[0] for d in DMTS], dtype=object)
 _DMT_RANK = np.argsort(np.argsort(DMT_NAMES.astype(str)))  # alphabetical rank, for key order
 
 
-def _frame(coh: _Cohort, pid: np.ndarray, cols: dict[str, np.ndarray], sort_keys: list[np.ndarray]) -> pd.DataFrame:
+def _frame(
+    coh: _Cohort, pid: np.ndarray, cols: dict[str, np.ndarray], sort_keys: list[np.ndarray]
+) -> pd.DataFrame:
     """A patient-level table: centre/patient codes first, rows sorted by patient then ``sort_keys``."""
     order = np.lexsort([*reversed(sort_keys), pid])
     data = {CC: coh.centre_codes[pid][order], PC: coh.codes[pid][order]}
@@ -419,15 +595,20 @@ def _centres(k: int, n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np
     """Fictional centres (profile i mod 7) and how many patients each has (every centre >= 1 when n >= k)."""
     width = max(2, len(str(k)))
     codes = [f"SYN{i + 1:0{width}d}" for i in range(k)]
-    stems = [_STEMS[i % len(_STEMS)] + ("" if i < len(_STEMS) else f" {i // len(_STEMS) + 1}") for i in range(k)]
+    stems = [
+        _STEMS[i % len(_STEMS)] + ("" if i < len(_STEMS) else f" {i // len(_STEMS) + 1}") for i in range(k)
+    ]
     prof = [PROFILES[i % len(PROFILES)] for i in range(k)]
-    frame = pd.DataFrame({
-        "centre_code": codes,
-        "name": [f"{s} Synthetic Transplant Centre" for s in stems],
-        "country": [p.country for p in prof],
-        "city": [f"{s} {_CITY_SUFFIX[i % len(_CITY_SUFFIX)]}" for i, s in enumerate(stems)],
-        "synthetic": ["yes"] * k,
-    }, dtype=object)
+    frame = pd.DataFrame(
+        {
+            "centre_code": codes,
+            "name": [f"{s} Synthetic Transplant Centre" for s in stems],
+            "country": [p.country for p in prof],
+            "city": [f"{s} {_CITY_SUFFIX[i % len(_CITY_SUFFIX)]}" for i, s in enumerate(stems)],
+            "synthetic": ["yes"] * k,
+        },
+        dtype=object,
+    )
     weight = np.array([p.size for p in prof]) * rng.gamma(2.0, 1.0, k)
     base = np.ones(k, dtype=np.int64) if n >= k else np.zeros(k, dtype=np.int64)
     sizes = base + rng.multinomial(n - int(base.sum()), weight / weight.sum())
@@ -477,9 +658,14 @@ def _cohort(centre_frame: pd.DataFrame, sizes: np.ndarray, as_of: int, rng: np.r
 
     # What ends follow-up: transplant-related death, later death, loss to follow-up, or the data cut.
     intensity = np.array([REGIMENS[r].intensity for r in _REGIMEN_KEYS])[regimen]
-    odds = (TRM_BASE_P / (1 - TRM_BASE_P)
-            * np.where(edss_h >= 12, TRM_OR["edss_ge_6"], 1.0) * np.where(age >= 50, TRM_OR["age_ge_50"], 1.0)
-            * np.where(intensity == "high", TRM_OR["high"], 1.0) * np.where(year < 2008, TRM_OR["before_2008"], 1.0))
+    odds = (
+        TRM_BASE_P
+        / (1 - TRM_BASE_P)
+        * np.where(edss_h >= 12, TRM_OR["edss_ge_6"], 1.0)
+        * np.where(age >= 50, TRM_OR["age_ge_50"], 1.0)
+        * np.where(intensity == "high", TRM_OR["high"], 1.0)
+        * np.where(year < 2008, TRM_OR["before_2008"], 1.0)
+    )
     trm = tx & (rng.random(n) < odds / (1 + odds))
     trm_day = day0 + np.clip(np.round(rng.gamma(2.0, 16.0, n)), 4, 100).astype(np.int64)
     trm_cause = _choice(rng, [c[4] for c in _TRM_CAUSES], n)
@@ -495,12 +681,33 @@ def _cohort(centre_frame: pd.DataFrame, sizes: np.ndarray, as_of: int, rng: np.r
     dead = tx & (death_day <= np.minimum(ltfu_day, as_of))
     lost = tx & ~dead & (ltfu_day < recent)
     end_fu = np.where(dead, death_day, np.where(lost, ltfu_day, np.where(tx, recent, seen_after)))
-    return _Cohort(n=n, profile=profile, codes=codes, centre_codes=centre_codes, tx=tx, pheno=pheno, age=age,
-                   regimen=regimen, assess=assess, earlier=earlier, onset=onset, diagnosis=diagnosis,
-                   mob_start=mob_start, cond_start=cond_start, day0=day0, edss_h=edss_h,
-                   earlier_edss_h=earlier_edss_h, not_eligible=not_eligible, ne_reason=ne_reason, end_fu=end_fu,
-                   horizon=np.where(dead, end_fu - 1, end_fu), death=np.where(dead, death_day, _NA),
-                   trm=trm & dead, trm_cause=trm_cause, plan=plan)
+    return _Cohort(
+        n=n,
+        profile=profile,
+        codes=codes,
+        centre_codes=centre_codes,
+        tx=tx,
+        pheno=pheno,
+        age=age,
+        regimen=regimen,
+        assess=assess,
+        earlier=earlier,
+        onset=onset,
+        diagnosis=diagnosis,
+        mob_start=mob_start,
+        cond_start=cond_start,
+        day0=day0,
+        edss_h=edss_h,
+        earlier_edss_h=earlier_edss_h,
+        not_eligible=not_eligible,
+        ne_reason=ne_reason,
+        end_fu=end_fu,
+        horizon=np.where(dead, end_fu - 1, end_fu),
+        death=np.where(dead, death_day, _NA),
+        trm=trm & dead,
+        trm_cause=trm_cause,
+        plan=plan,
+    )
 
 
 def _regimens(profile: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -541,13 +748,21 @@ def _patients_table(coh: _Cohort, rng: np.random.Generator) -> pd.DataFrame:
     first = np.where(coh.earlier != _NA, coh.earlier, coh.assess)
     consent = first - _uniform_int(rng, 0, 14, n)
     withdrawn = rng.random(n) < WITHDRAWN_CONSENT_P
-    return _frame(coh, np.arange(n), {
-        "sex": sex, "birth_year": _fmt_int(_year(coh.day0) - coh.age),
-        "phenotype": np.array(["RRMS", "SPMS", "PPMS"], dtype=object)[coh.pheno],
-        "onset_date": _fmt_date(onset), "diagnosis_date": _fmt_date(coh.diagnosis),
-        "consent_status": np.where(withdrawn, "withdrawn", "given").astype(object),
-        "consent_date": _fmt_date(consent), "last_contact_date": _fmt_date(coh.end_fu),
-    }, [])
+    return _frame(
+        coh,
+        np.arange(n),
+        {
+            "sex": sex,
+            "birth_year": _fmt_int(_year(coh.day0) - coh.age),
+            "phenotype": np.array(["RRMS", "SPMS", "PPMS"], dtype=object)[coh.pheno],
+            "onset_date": _fmt_date(onset),
+            "diagnosis_date": _fmt_date(coh.diagnosis),
+            "consent_status": np.where(withdrawn, "withdrawn", "given").astype(object),
+            "consent_date": _fmt_date(consent),
+            "last_contact_date": _fmt_date(coh.end_fu),
+        },
+        [],
+    )
 
 
 def _dmt_history(coh: _Cohort, rng: np.random.Generator):
@@ -561,8 +776,9 @@ def _dmt_history(coh: _Cohort, rng: np.random.Generator):
     want = rng.poisson(np.take(DMT_LINES_MEAN, coh.pheno)) + (coh.pheno == 0)
     want = np.minimum(want, np.where(coh.pheno == 0, 6, 4))
     first = np.maximum(coh.diagnosis + _uniform_int(rng, 30, 730, n), _to_day(date(1993, 6, 1)))
-    last_stop = np.where(coh.tx, coh.mob_start - _uniform_int(rng, 14, 120, n),
-                         coh.assess - _uniform_int(rng, 0, 60, n))
+    last_stop = np.where(
+        coh.tx, coh.mob_start - _uniform_int(rng, 14, 120, n), coh.assess - _uniform_int(rng, 0, 60, n)
+    )
     span = last_stop - first
     count = np.clip(np.minimum(want, span // 120), 0, None).astype(np.int64)
     pid, line = _expand(count)
@@ -570,7 +786,9 @@ def _dmt_history(coh: _Cohort, rng: np.random.Generator):
     w = rng.exponential(1.0, m) + 0.5
     wsum = np.bincount(pid, weights=w, minlength=n)
     seg = 120 + np.floor((span - 120 * count)[pid] * w / np.maximum(wsum[pid], 1e-12)).astype(np.int64)
-    before = np.cumsum(seg) - seg  # running total; minus the patient's first row's value = own earlier courses
+    before = (
+        np.cumsum(seg) - seg
+    )  # running total; minus the patient's first row's value = own earlier courses
     start = first[pid] + before - before[np.arange(m) - line]
     is_last = line == count[pid] - 1
     stop = np.where(is_last, last_stop[pid], start + seg - _uniform_int(rng, 0, 30, m))
@@ -620,8 +838,11 @@ def _relapses(coh: _Cohort, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
     frailty, RELAPSE_PER_Y) from day +30 to each patient's horizon."""
     n = coh.n
     first_pid = np.flatnonzero(coh.pheno < 2)
-    prior = np.where(coh.pheno == 0, PRIOR_RELAPSES_RRMS[0] + rng.poisson(PRIOR_RELAPSES_RRMS[1], n),
-                     np.where(coh.pheno == 1, rng.poisson(PRIOR_RELAPSES_SPMS, n), 0))
+    prior = np.where(
+        coh.pheno == 0,
+        PRIOR_RELAPSES_RRMS[0] + rng.poisson(PRIOR_RELAPSES_RRMS[1], n),
+        np.where(coh.pheno == 1, rng.poisson(PRIOR_RELAPSES_SPMS, n), 0),
+    )
     prior = np.minimum(prior, 6)
     p_pid, k = _expand(prior)
     width = 358.0 / np.maximum(prior[p_pid], 1)
@@ -662,13 +883,17 @@ def _eligibility_table(coh: _Cohort, dmt, rel_pid, rel_day, rng) -> tuple[pd.Dat
     deferred = np.concatenate([~coh.tx & ~coh.not_eligible, np.ones(first.size, bool)])
     ne_reason = np.array([r for r, _ in NOT_ELIGIBLE_REASONS], dtype=object)[coh.ne_reason[pid]]
     df_reason = np.array([r for r, _ in DEFERRAL_REASONS], dtype=object)[
-        _choice(rng, [p for _, p in DEFERRAL_REASONS], m)]
-    decision = np.where(not_eligible, "not_eligible", np.where(deferred, "deferred", "eligible")).astype(object)
+        _choice(rng, [p for _, p in DEFERRAL_REASONS], m)
+    ]
+    decision = np.where(not_eligible, "not_eligible", np.where(deferred, "deferred", "eligible")).astype(
+        object
+    )
     reason = np.where(not_eligible, ne_reason, np.where(deferred, df_reason, "")).astype(object)
 
     rel_key = _key(rel_pid, rel_day)
-    relapses = (np.searchsorted(rel_key, _key(pid, when), side="right")
-                - np.searchsorted(rel_key, _key(pid, when - 365), side="right"))
+    relapses = np.searchsorted(rel_key, _key(pid, when), side="right") - np.searchsorted(
+        rel_key, _key(pid, when - 365), side="right"
+    )
     gd_assessed = _choice(rng, GD_ASSESSED_P, m)
     active = rng.random(m) < np.take(GD_ACTIVE_P, coh.pheno[pid])
     active &= ~(not_eligible & (ne_reason == "no inflammatory activity"))
@@ -676,11 +901,22 @@ def _eligibility_table(coh: _Cohort, dmt, rel_pid, rel_day, rng) -> tuple[pd.Dat
     count, names = np.zeros(m, dtype=np.int64), np.full(m, "", dtype=object)
     for sel in (~is_earlier, is_earlier):
         count[sel], names[sel] = _prior_dmts(dmt, pid[sel], when[sel], n)
-    frame = _frame(coh, pid, {
-        "assessment_date": _fmt_date(when), "edss": _EDSS_TEXT[edss_h], "relapses_prior_12m": _fmt_int(relapses),
-        "gd_assessed": _ASSESSED[gd_assessed], "gd_lesions": _fmt_int(gd, gd_assessed != 0),
-        "prior_dmt_count": _fmt_int(count), "prior_dmts": names, "decision": decision, "reason": reason,
-    }, [when])
+    frame = _frame(
+        coh,
+        pid,
+        {
+            "assessment_date": _fmt_date(when),
+            "edss": _EDSS_TEXT[edss_h],
+            "relapses_prior_12m": _fmt_int(relapses),
+            "gd_assessed": _ASSESSED[gd_assessed],
+            "gd_lesions": _fmt_int(gd, gd_assessed != 0),
+            "prior_dmt_count": _fmt_int(count),
+            "prior_dmts": names,
+            "decision": decision,
+            "reason": reason,
+        },
+        [when],
+    )
     return frame, (gd_assessed[:n], gd[:n])
 
 
@@ -718,12 +954,19 @@ def _collection_tables(coh: _Cohort, rng: np.random.Generator) -> _Collections:
     m_end = np.where(rng.random(m_pid.size) < 0.05, _NA, m_end)
     cy = cy_dose[m_pid]
     mob_ids = np.array(["", "M1", "M2"], dtype=object)
-    mob = _frame(coh, m_pid, {
-        "mobilisation_id": mob_ids[m_no],
-        "regimen": np.where(cy > 0, "cyclophosphamide + G-CSF", "G-CSF alone").astype(object),
-        "cyclophosphamide_g_per_m2": _fmt_dec(cy, 2, cy == 0), "gcsf": _yes(np.ones(m_pid.size, bool)),
-        "start_date": _fmt_date(m_start), "end_date": _fmt_date(m_end),
-    }, [m_no])
+    mob = _frame(
+        coh,
+        m_pid,
+        {
+            "mobilisation_id": mob_ids[m_no],
+            "regimen": np.where(cy > 0, "cyclophosphamide + G-CSF", "G-CSF alone").astype(object),
+            "cyclophosphamide_g_per_m2": _fmt_dec(cy, 2, cy == 0),
+            "gcsf": _yes(np.ones(m_pid.size, bool)),
+            "start_date": _fmt_date(m_start),
+            "end_date": _fmt_date(m_end),
+        },
+        [m_no],
+    )
 
     # Apheresis: CD34+ per patient lognormal (>= 2.5 so that >= 2.0 is infused); a poor mobiliser's first
     # mobilisation yields 0.2-1.8; sessions share the yield 1 / 0.6-0.4 / 0.5-0.3-0.2 with +/-15 % noise.
@@ -733,8 +976,11 @@ def _collection_tables(coh: _Cohort, rng: np.random.Generator) -> _Collections:
     total = np.clip(np.exp(rng.normal(np.log(CD34_MEDIAN), CD34_SIGMA, coh.n)), 2.5, 30.0)
     poor_m1 = np.exp(rng.normal(np.log(1.0), 0.4, coh.n)).clip(0.2, 1.8)
     share = np.array([[1.0, 0, 0], [0.6, 0.4, 0], [0.5, 0.3, 0.2]])[n_coll[a_mob] - 1, a_k]
-    per_mob = np.where(poor[a_pid] & (a_mno == 1), poor_m1[a_pid],
-                       np.where(poor[a_pid], np.maximum(total[a_pid] - poor_m1[a_pid], 2.5), total[a_pid]))
+    per_mob = np.where(
+        poor[a_pid] & (a_mno == 1),
+        poor_m1[a_pid],
+        np.where(poor[a_pid], np.maximum(total[a_pid] - poor_m1[a_pid], 2.5), total[a_pid]),
+    )
     noise = np.clip(np.exp(rng.normal(0, 0.1, a_pid.size)), 0.85, 1.15)
     cd34 = np.maximum(np.round(per_mob * share * noise, 2), 0.05)
     volume = np.clip(np.round(rng.normal(280, 60, a_pid.size), 1), 80, 600)
@@ -742,11 +988,18 @@ def _collection_tables(coh: _Cohort, rng: np.random.Generator) -> _Collections:
     _, within = _expand(np.bincount(a_pid, minlength=coh.n))
     a_seq[np.lexsort([a_day, a_pid])] = within + 1
     collection_id = np.array([f"A{i}" for i in a_seq.tolist()], dtype=object)
-    apheresis = _frame(coh, a_pid, {
-        "collection_id": collection_id, "mobilisation_id": mob_ids[a_mno],
-        "collection_date": _fmt_date(a_day), "cd34_1e6_per_kg": _fmt_dec(cd34, 2),
-        "volume_ml": _fmt_dec(volume, 1, rng.random(a_pid.size) < 0.02),
-    }, [a_seq])
+    apheresis = _frame(
+        coh,
+        a_pid,
+        {
+            "collection_id": collection_id,
+            "mobilisation_id": mob_ids[a_mno],
+            "collection_date": _fmt_date(a_day),
+            "cd34_1e6_per_kg": _fmt_dec(cd34, 2),
+            "volume_ml": _fmt_dec(volume, 1, rng.random(a_pid.size) < 0.02),
+        },
+        [a_seq],
+    )
 
     # Bags: 1-4 per collection (about one per 3.5 x10^6/kg); the patient's last bag kept back when >= 2.0 remain without it.
     n_bags = np.clip(np.round(cd34 / 3.5 + rng.random(a_pid.size)), 1, 4).astype(np.int64)
@@ -762,9 +1015,15 @@ def _collection_tables(coh: _Cohort, rng: np.random.Generator) -> _Collections:
     backup = last_bag & keep[b_pid] & (p_total[b_pid] - bag_cd34 >= 2.0)
     infused_cd34 = p_total - np.bincount(b_pid, weights=np.where(backup, bag_cd34, 0.0), minlength=coh.n)
     cryo = (a_day + (rng.random(a_pid.size) < 0.15))[b_coll]  # same or next day, per collection
-    bag_id = np.array([f"{c}-{a}-{k + 1}" for c, a, k in
-                       zip(coh.codes[b_pid].tolist(), collection_id[b_coll].tolist(), b_k.tolist(), strict=True)],
-                      dtype=object)
+    bag_id = np.array(
+        [
+            f"{c}-{a}-{k + 1}"
+            for c, a, k in zip(
+                coh.codes[b_pid].tolist(), collection_id[b_coll].tolist(), b_k.tolist(), strict=True
+            )
+        ],
+        dtype=object,
+    )
 
     # Custody (minutes): frozen -> stored -> (moved) -> thawed -> infused on day 0; a kept-back bag stays
     # stored, and is discarded after 5-10 years if that falls within follow-up.
@@ -784,11 +1043,18 @@ def _collection_tables(coh: _Cohort, rng: np.random.Generator) -> _Collections:
     tank2 = tank % 4 + 1
     status = np.where(backup, np.where(discarded, "discarded", "stored"), "infused").astype(object)
     rack = _uniform_int(rng, 1, 12, nb)
-    products = _frame(coh, b_pid, {
-        "bag_id": bag_id, "collection_id": collection_id[b_coll], "cryopreservation_date": _fmt_date(cryo),
-        "storage_location": _text("Cryostore tank ", np.where(moved, tank2, tank), " rack ", rack),
-        "status": status,
-    }, [a_seq[b_coll], b_k])
+    products = _frame(
+        coh,
+        b_pid,
+        {
+            "bag_id": bag_id,
+            "collection_id": collection_id[b_coll],
+            "cryopreservation_date": _fmt_date(cryo),
+            "storage_location": _text("Cryostore tank ", np.where(moved, tank2, tank), " rack ", rack),
+            "status": status,
+        },
+        [a_seq[b_coll], b_k],
+    )
 
     tech = _text("lab tech ", _uniform_int(rng, 1, 9, nb))
     nurse = _text("nurse ", _uniform_int(rng, 1, 20, nb))
@@ -805,12 +1071,19 @@ def _collection_tables(coh: _Cohort, rng: np.random.Generator) -> _Collections:
     present = np.stack([e[2] for e in events], axis=1)
     bag, ev = np.nonzero(present)
     seq = np.cumsum(present, axis=1)[bag, ev]
-    custody = _frame(coh, b_pid[bag], {
-        "bag_id": bag_id[bag], "seq": _fmt_int(seq), "event": np.array([e[0] for e in events], dtype=object)[ev],
-        "event_at": _fmt_datetime(np.stack([e[1] for e in events], axis=1)[bag, ev]),
-        "performed_by": np.stack([e[3] for e in events], axis=1)[bag, ev],
-        "location": np.stack([e[4] for e in events], axis=1)[bag, ev],
-    }, [a_seq[b_coll][bag], b_k[bag], seq])
+    custody = _frame(
+        coh,
+        b_pid[bag],
+        {
+            "bag_id": bag_id[bag],
+            "seq": _fmt_int(seq),
+            "event": np.array([e[0] for e in events], dtype=object)[ev],
+            "event_at": _fmt_datetime(np.stack([e[1] for e in events], axis=1)[bag, ev]),
+            "performed_by": np.stack([e[3] for e in events], axis=1)[bag, ev],
+            "location": np.stack([e[4] for e in events], axis=1)[bag, ev],
+        },
+        [a_seq[b_coll][bag], b_k[bag], seq],
+    )
 
     # Transplant: engraftment (later with high intensity), admission from conditioning to discharge.
     day0 = coh.day0[tx]
@@ -827,16 +1100,35 @@ def _collection_tables(coh: _Cohort, rng: np.random.Generator) -> _Collections:
     horizon = coh.horizon[tx]
     stay_end = np.where(inpatient, np.minimum(discharge, horizon), neut)
     neut, plate, discharge = (np.where(d > horizon, _NA, d) for d in (neut, plate, discharge))
-    transplants = _frame(coh, tx, {
-        "day0": _fmt_date(day0), "cd34_infused_1e6_per_kg": _fmt_dec(infused_cd34[tx], 2),
-        "admission_date": _fmt_date(admission), "discharge_date": _fmt_date(discharge),
-        "neutrophil_engraftment_date": _fmt_date(neut), "platelet_engraftment_date": _fmt_date(plate),
-    }, [])
+    transplants = _frame(
+        coh,
+        tx,
+        {
+            "day0": _fmt_date(day0),
+            "cd34_infused_1e6_per_kg": _fmt_dec(infused_cd34[tx], 2),
+            "admission_date": _fmt_date(admission),
+            "discharge_date": _fmt_date(discharge),
+            "neutrophil_engraftment_date": _fmt_date(neut),
+            "platelet_engraftment_date": _fmt_date(plate),
+        },
+        [],
+    )
     return _Collections(
-        tables={"mobilisations": mob, "apheresis": apheresis, "cell_products": products, "custody_events": custody,
-                "transplants": transplants},
-        a_pid=a_pid, a_day=a_day, b_pid=b_pid, b_cryo=cryo, stay_pid=tx,
-        stay_start=np.where(inpatient, admission, day0), stay_end=stay_end)
+        tables={
+            "mobilisations": mob,
+            "apheresis": apheresis,
+            "cell_products": products,
+            "custody_events": custody,
+            "transplants": transplants,
+        },
+        a_pid=a_pid,
+        a_day=a_day,
+        b_pid=b_pid,
+        b_cryo=cryo,
+        stay_pid=tx,
+        stay_start=np.where(inpatient, admission, day0),
+        stay_end=stay_end,
+    )
 
 
 def _text(*parts) -> np.ndarray:
@@ -855,13 +1147,19 @@ def _conditioning_tables(coh: _Cohort, rng: np.random.Generator) -> dict[str, pd
     reg = coh.regimen[t]
     regs = [REGIMENS[r] for r in _REGIMEN_KEYS]
     add_rtx = (reg == _REGIMEN_KEYS.index("cy_atg")) & (rng.random(t.size) < 0.15)
-    conditioning = _frame(coh, t, {
-        "regimen": np.array([r.label for r in regs], dtype=object)[reg],
-        "intensity": np.array([r.intensity for r in regs], dtype=object)[reg],
-        "atg": _yes(np.array([r.atg for r in regs])[reg]),
-        "rituximab": _yes(np.array([r.rituximab for r in regs])[reg] | add_rtx),
-        "start_date": _fmt_date(coh.cond_start[t]), "end_date": _fmt_date(coh.day0[t] - 1),
-    }, [])
+    conditioning = _frame(
+        coh,
+        t,
+        {
+            "regimen": np.array([r.label for r in regs], dtype=object)[reg],
+            "intensity": np.array([r.intensity for r in regs], dtype=object)[reg],
+            "atg": _yes(np.array([r.atg for r in regs])[reg]),
+            "rituximab": _yes(np.array([r.rituximab for r in regs])[reg] | add_rtx),
+            "start_date": _fmt_date(coh.cond_start[t]),
+            "end_date": _fmt_date(coh.day0[t] - 1),
+        },
+        [],
+    )
     # A (regimen, position) table of drugs; position len(drugs) is the rituximab add-on.
     width = max(len(r.drugs) for r in regs) + 1
     names = np.full((len(regs), width), "", dtype=object)
@@ -875,9 +1173,15 @@ def _conditioning_tables(coh: _Cohort, rng: np.random.Generator) -> dict[str, pd
     d_reg = reg[owner]
     dose = doses[d_reg, pos] * np.where(np.repeat(rng.random(t.size) < 0.10, n_drugs), 0.75, 1.0)
     drug = names[d_reg, pos]
-    return {"conditioning": conditioning,
-            "conditioning_drugs": _frame(coh, t[owner], {"drug": drug, "total_dose": _fmt_dec(dose, 2),
-                                                         "dose_unit": units[d_reg, pos]}, [_rank(drug)])}
+    return {
+        "conditioning": conditioning,
+        "conditioning_drugs": _frame(
+            coh,
+            t[owner],
+            {"drug": drug, "total_dose": _fmt_dec(dose, 2), "dose_unit": units[d_reg, pos]},
+            [_rank(drug)],
+        ),
+    }
 
 
 # Adverse events: term, category, attribution, anchor (mobilisation start / conditioning start / day 0),
@@ -891,17 +1195,38 @@ _AE_TYPES = (
     ("Bone pain", "other", "related", "mob", (3, 8), (0.8, 0.2, 0, 0, 0), (1, 5)),
     ("Infusion related reaction", "other", "related", "cond", (0, 2), (0.5, 0.45, 0.05, 0, 0), (1, 2)),
     ("Mucositis oral", "other", "related", "day0", (3, 9), (0.4, 0.4, 0.2, 0, 0), (5, 14)),
-    ("Cytomegalovirus infection reactivation", "infection", "related", "day0", (14, 60), (0.4, 0.45, 0.15, 0, 0),
-     (14, 42)),
-    ("Epstein-Barr virus infection reactivation", "infection", "related", "day0", (21, 90),
-     (0.5, 0.4, 0.1, 0, 0), (14, 60)),
+    (
+        "Cytomegalovirus infection reactivation",
+        "infection",
+        "related",
+        "day0",
+        (14, 60),
+        (0.4, 0.45, 0.15, 0, 0),
+        (14, 42),
+    ),
+    (
+        "Epstein-Barr virus infection reactivation",
+        "infection",
+        "related",
+        "day0",
+        (21, 90),
+        (0.5, 0.4, 0.1, 0, 0),
+        (14, 60),
+    ),
     ("Sepsis", "infection", "related", "day0", (3, 30), (0, 0, 0.6, 0.4, 0), (5, 20)),
     ("Urinary tract infection", "infection", "unknown", "day0", (0, 120), (0, 0.8, 0.2, 0, 0), (5, 14)),
     ("Lung infection", "infection", "unknown", "day0", (7, 180), (0, 0.6, 0.4, 0, 0), (7, 28)),
     ("Hypothyroidism", "secondary_autoimmunity", "related", "day0", (180, 1460), (0, 0.9, 0.1, 0, 0), None),
     ("Hyperthyroidism", "secondary_autoimmunity", "related", "day0", (180, 1460), (0, 0.6, 0.4, 0, 0), None),
-    ("Platelet count decreased", "secondary_autoimmunity", "related", "day0", (90, 720), (0, 0, 0.6, 0.4, 0),
-     (30, 180)),
+    (
+        "Platelet count decreased",
+        "secondary_autoimmunity",
+        "related",
+        "day0",
+        (90, 720),
+        (0, 0, 0.6, 0.4, 0),
+        (30, 180),
+    ),
 )
 
 
@@ -915,11 +1240,21 @@ def _ae_rates(coh: _Cohort, t: np.ndarray) -> list[np.ndarray]:
     beam = np.isin(np.array(_REGIMEN_KEYS)[reg], ["beam_atg", "rbeam", "bucy_atg"])
     cy_mob = np.array([p.mobilisation_cy_g_per_m2 is not None for p in PROFILES])[coh.profile[t]]
     one = np.ones(t.size)
-    return [np.where(intensity == "high", 0.70, np.where(intensity == "intermediate", 0.55, 0.35)),
-            0.08 * cy_mob, 0.15 * one, 0.2 * atg, np.where(beam, 0.55, 0.12),
-            np.where(atg, 0.30, 0.10), np.where(rtx, 0.03, np.where(atg, 0.20, 0.05)),
-            0.04 * np.where(intensity == "high", 2.0, 1.0), 0.12 * one, 0.06 * one,
-            0.04 * one, 0.03 * one, 0.015 * np.where(atg, 1.5, 1.0)]
+    return [
+        np.where(intensity == "high", 0.70, np.where(intensity == "intermediate", 0.55, 0.35)),
+        0.08 * cy_mob,
+        0.15 * one,
+        0.2 * atg,
+        np.where(beam, 0.55, 0.12),
+        np.where(atg, 0.30, 0.10),
+        np.where(rtx, 0.03, np.where(atg, 0.20, 0.05)),
+        0.04 * np.where(intensity == "high", 2.0, 1.0),
+        0.12 * one,
+        0.06 * one,
+        0.04 * one,
+        0.03 * one,
+        0.015 * np.where(atg, 1.5, 1.0),
+    ]
 
 
 def _adverse_events_table(coh: _Cohort, rng: np.random.Generator) -> pd.DataFrame:
@@ -951,10 +1286,14 @@ def _adverse_events_table(coh: _Cohort, rng: np.random.Generator) -> pd.DataFram
     terms.append(np.array([c[2] for c in _TRM_CAUSES], dtype=object)[cause])
     cats.append(np.array([c[3] for c in _TRM_CAUSES], dtype=object)[cause])
     attrs.append(np.full(dead.size, "related", dtype=object))
-    pid, on, grade, dur, term, cat, attr = (np.concatenate(x) for x in (pids, onsets, grades, durs, terms, cats, attrs))
+    pid, on, grade, dur, term, cat, attr = (
+        np.concatenate(x) for x in (pids, onsets, grades, durs, terms, cats, attrs)
+    )
     fatal = grade == 5
     keep = (on <= coh.horizon[pid]) | (fatal & (on <= coh.end_fu[pid]))
-    pid, on, grade, dur, term, cat, attr, fatal = (x[keep] for x in (pid, on, grade, dur, term, cat, attr, fatal))
+    pid, on, grade, dur, term, cat, attr, fatal = (
+        x[keep] for x in (pid, on, grade, dur, term, cat, attr, fatal)
+    )
     resolution = np.where((dur == _NA) | (on + dur > coh.horizon[pid]), _NA, on + dur)
     serious = (grade >= 3) | ((cat == "infection") & (rng.random(pid.size) < 0.1))
     counts = np.bincount(pid, minlength=coh.n)
@@ -962,11 +1301,21 @@ def _adverse_events_table(coh: _Cohort, rng: np.random.Generator) -> pd.DataFram
     ae_no = np.zeros(pid.size, np.int64)
     ae_no[np.lexsort([on, pid])] = within + 1
     width = max(2, len(str(int(counts.max()) if counts.size else 1)))
-    return _frame(coh, pid, {
-        "ae_id": np.array([f"AE{i:0{width}d}" for i in ae_no.tolist()], dtype=object), "category": cat,
-        "ctcae_term": term, "grade": _fmt_int(grade), "onset_date": _fmt_date(on),
-        "resolution_date": _fmt_date(resolution), "attribution": attr, "serious": _yes(serious),
-    }, [ae_no])
+    return _frame(
+        coh,
+        pid,
+        {
+            "ae_id": np.array([f"AE{i:0{width}d}" for i in ae_no.tolist()], dtype=object),
+            "category": cat,
+            "ctcae_term": term,
+            "grade": _fmt_int(grade),
+            "onset_date": _fmt_date(on),
+            "resolution_date": _fmt_date(resolution),
+            "attribution": attr,
+            "serious": _yes(serious),
+        },
+        [ae_no],
+    )
 
 
 # Transplant-related deaths: cause, cause_category, CTCAE term and category of the fatal event, share.
@@ -975,15 +1324,23 @@ _TRM_CAUSES = (
     ("CMV pneumonitis", "infection", "Cytomegalovirus infection reactivation", "infection", 0.10),
     ("invasive fungal infection", "infection", "Lung infection", "infection", 0.10),
     ("cardiotoxicity", "transplant_toxicity", "Heart failure", "other", 0.20),
-    ("acute respiratory distress syndrome", "transplant_toxicity", "Adult respiratory distress syndrome", "other",
-     0.15),
+    (
+        "acute respiratory distress syndrome",
+        "transplant_toxicity",
+        "Adult respiratory distress syndrome",
+        "other",
+        0.15,
+    ),
     ("multi-organ failure", "transplant_toxicity", "Multi-organ failure", "other", 0.15),
 )
 # Later deaths: cause, category, share with EDSS >= 6, share below (illustrative).
 _LATE_CAUSES = (
-    ("MS progression", "ms_progression", 0.45, 0.15), ("malignancy", "malignancy", 0.15, 0.30),
-    ("infection", "infection", 0.15, 0.15), ("cardiovascular disease", "other", 0.10, 0.20),
-    ("suicide", "other", 0.05, 0.10), ("unknown", "unknown", 0.10, 0.10),
+    ("MS progression", "ms_progression", 0.45, 0.15),
+    ("malignancy", "malignancy", 0.15, 0.30),
+    ("infection", "infection", 0.15, 0.15),
+    ("cardiovascular disease", "other", 0.10, 0.20),
+    ("suicide", "other", 0.05, 0.10),
+    ("unknown", "unknown", 0.10, 0.10),
 )
 
 
@@ -994,19 +1351,32 @@ def _deaths_table(coh: _Cohort, rng: np.random.Generator) -> pd.DataFrame:
     trm = coh.trm[dead]
     tc = coh.trm_cause[dead]
     high = coh.edss_h[dead] >= 12
-    lc = np.where(high, _choice(rng, [c[2] for c in _LATE_CAUSES], dead.size),
-                  _choice(rng, [c[3] for c in _LATE_CAUSES], dead.size))
+    lc = np.where(
+        high,
+        _choice(rng, [c[2] for c in _LATE_CAUSES], dead.size),
+        _choice(rng, [c[3] for c in _LATE_CAUSES], dead.size),
+    )
     late_cause = np.array([c[0] for c in _LATE_CAUSES], dtype=object)[lc]
     late_cat = np.array([c[1] for c in _LATE_CAUSES], dtype=object)[lc]
     first_year = coh.death[dead] - coh.day0[dead] <= 365
-    late_related = np.where((late_cat == "infection") & first_year, "yes",
-                            np.where(np.isin(late_cat, ["malignancy", "unknown"]), "unknown", "no"))
-    return _frame(coh, dead, {
-        "death_date": _fmt_date(coh.death[dead]),
-        "cause": np.where(trm, np.array([c[0] for c in _TRM_CAUSES], dtype=object)[tc], late_cause),
-        "cause_category": np.where(trm, np.array([c[1] for c in _TRM_CAUSES], dtype=object)[tc], late_cat),
-        "transplant_related": np.where(trm, "yes", late_related).astype(object),
-    }, [])
+    late_related = np.where(
+        (late_cat == "infection") & first_year,
+        "yes",
+        np.where(np.isin(late_cat, ["malignancy", "unknown"]), "unknown", "no"),
+    )
+    return _frame(
+        coh,
+        dead,
+        {
+            "death_date": _fmt_date(coh.death[dead]),
+            "cause": np.where(trm, np.array([c[0] for c in _TRM_CAUSES], dtype=object)[tc], late_cause),
+            "cause_category": np.where(
+                trm, np.array([c[1] for c in _TRM_CAUSES], dtype=object)[tc], late_cat
+            ),
+            "transplant_related": np.where(trm, "yes", late_related).astype(object),
+        },
+        [],
+    )
 
 
 def _edss_table(coh: _Cohort, rng: np.random.Generator) -> pd.DataFrame:
@@ -1023,7 +1393,9 @@ def _edss_table(coh: _Cohort, rng: np.random.Generator) -> pd.DataFrame:
     n_vis -= coh.day0 + np.round(n_vis * VISIT_EVERY_D).astype(np.int64) > coh.horizon  # rounding at the edge
     pid, k = _expand(np.maximum(n_vis, 0))
     nominal = coh.day0[pid] + np.round((k + 1) * VISIT_EVERY_D).astype(np.int64)
-    visit = np.minimum(nominal + _uniform_int(rng, -VISIT_JITTER_D, VISIT_JITTER_D, pid.size), coh.horizon[pid])
+    visit = np.minimum(
+        nominal + _uniform_int(rng, -VISIT_JITTER_D, VISIT_JITTER_D, pid.size), coh.horizon[pid]
+    )
     kept = rng.random(pid.size) >= VISIT_MISSED_P
     pid, visit = pid[kept], visit[kept]
     t = visit - coh.day0[pid]
@@ -1035,7 +1407,9 @@ def _edss_table(coh: _Cohort, rng: np.random.Generator) -> pd.DataFrame:
     step = np.where(b == 0, 3, np.where(b <= 11, 2, 1)) + (rng.random(n) < 0.3)
     imp_now = np.where(t < 270, (imp[pid] + 1) // 2, imp[pid])
     latent = np.clip(np.where(t >= prog_day[pid], b[pid] + step[pid], b[pid] - imp_now), 0, 19)
-    noise = np.where(latent <= 11, _choice(rng, EDSS_NOISE_LOW, pid.size), _choice(rng, EDSS_NOISE_HIGH, pid.size))
+    noise = np.where(
+        latent <= 11, _choice(rng, EDSS_NOISE_LOW, pid.size), _choice(rng, EDSS_NOISE_HIGH, pid.size)
+    )
     measured = np.clip(latent + noise - 2, 0, 19)
 
     first = np.flatnonzero(coh.earlier != _NA)
@@ -1045,8 +1419,9 @@ def _edss_table(coh: _Cohort, rng: np.random.Generator) -> pd.DataFrame:
     return _frame(coh, all_pid, {"visit_date": _fmt_date(day), "edss": _EDSS_TEXT[edss]}, [day])
 
 
-def _mri_table(coh: _Cohort, baseline_gd, rel_pid: np.ndarray, rel_day: np.ndarray,
-               rng: np.random.Generator) -> pd.DataFrame:
+def _mri_table(
+    coh: _Cohort, baseline_gd, rel_pid: np.ndarray, rel_day: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
     """A baseline MRI in the month before assessment (its Gd result is the eligibility one) and, after
     day 0, one at 6 months (+/- 30 days) then yearly (+/- 45 days), some missed. Activity is rare
     (MRI_ACTIVITY_P, x1.5 in the first two years) and likelier (+0.5) after a relapse since the last scan."""
@@ -1066,8 +1441,10 @@ def _mri_table(coh: _Cohort, baseline_gd, rel_pid: np.ndarray, rel_day: np.ndarr
     pid, k, scan = pid[kept], k[kept], scan[kept]
     prev = np.where(k == 0, coh.day0[pid], scan - 365)
     rel_key = _key(rel_pid, rel_day)
-    relapse = (np.searchsorted(rel_key, _key(pid, scan), side="right")
-               - np.searchsorted(rel_key, _key(pid, prev), side="right")) > 0
+    relapse = (
+        np.searchsorted(rel_key, _key(pid, scan), side="right")
+        - np.searchsorted(rel_key, _key(pid, prev), side="right")
+    ) > 0
     p = np.take(MRI_ACTIVITY_P, coh.pheno[pid]) * np.where(k <= 2, 1.5, 1.0) + 0.5 * relapse
     active = rng.random(pid.size) < p
     t2_assessed = _choice(rng, (0.85, 0.10, 0.05), pid.size)
@@ -1078,11 +1455,18 @@ def _mri_table(coh: _Cohort, baseline_gd, rel_pid: np.ndarray, rel_day: np.ndarr
     t2a = np.concatenate([t2_assessed0, t2_assessed])
     gda = np.concatenate([gd_assessed0, gd_assessed])
     day = np.concatenate([base_day, scan])
-    return _frame(coh, np.concatenate([np.arange(n), pid]), {
-        "scan_date": _fmt_date(day), "t2_assessed": _ASSESSED[t2a],
-        "new_enlarging_t2": _fmt_int(np.concatenate([t2_0, t2]), t2a != 0),
-        "gd_assessed": _ASSESSED[gda], "gd_lesions": _fmt_int(np.concatenate([gd0, gd]), gda != 0),
-    }, [day])
+    return _frame(
+        coh,
+        np.concatenate([np.arange(n), pid]),
+        {
+            "scan_date": _fmt_date(day),
+            "t2_assessed": _ASSESSED[t2a],
+            "new_enlarging_t2": _fmt_int(np.concatenate([t2_0, t2]), t2a != 0),
+            "gd_assessed": _ASSESSED[gda],
+            "gd_lesions": _fmt_int(np.concatenate([gd0, gd]), gda != 0),
+        },
+        [day],
+    )
 
 
 def _costs_table(coh: _Cohort, col: _Collections, rng: np.random.Generator) -> pd.DataFrame:
@@ -1124,9 +1508,20 @@ def _costs_table(coh: _Cohort, col: _Collections, rng: np.random.Generator) -> p
     day = np.concatenate([p[1] for p in parts])
     cat = np.concatenate([np.full(p[0].size, p[2], dtype=object) for p in parts])
     scale = np.concatenate([p[3] * COST_SHARES[p[2]] for p in parts])
-    amount = total[pid] * scale * (1 + infl[pid]) ** (_year(day) - 2020) * np.exp(rng.normal(0, 0.15, pid.size))
-    return _frame(coh, pid, {"cost_date": _fmt_date(day), "category": cat, "amount": _fmt_dec(amount, 2),
-                             "currency": currency[pid]}, [day, _rank(cat)])
+    amount = (
+        total[pid] * scale * (1 + infl[pid]) ** (_year(day) - 2020) * np.exp(rng.normal(0, 0.15, pid.size))
+    )
+    return _frame(
+        coh,
+        pid,
+        {
+            "cost_date": _fmt_date(day),
+            "category": cat,
+            "amount": _fmt_dec(amount, 2),
+            "currency": currency[pid],
+        },
+        [day, _rank(cat)],
+    )
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -1175,7 +1570,7 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     cols = []
     for name in frame.columns:
         col = frame[name].tolist()
-        if any(_needs_quote(v) for v in set(col)):
+        if _needs_quote("\x1f".join(col)):  # one C-speed scan of the whole column
             col = [_quote(v) for v in col]
         cols.append(col)
     with open(path, "w", encoding="utf-8", newline="") as fh:

@@ -26,7 +26,9 @@ def differences(datasets: dict[str, dict], cases: list[dict]) -> list[str]:
         label = f"case {i} data={case['data']} kwargs={case['kwargs']}"
         if "error" in ref or "error" in mine:
             if ("error" in ref) != ("error" in mine):
-                problems.append(f"{label}: reference={ref.get('error', 'ok')!r} ours={mine.get('error', 'ok')!r}")
+                problems.append(
+                    f"{label}: reference={ref.get('error', 'ok')!r} ours={mine.get('error', 'ok')!r}"
+                )
             continue
         for table in ("results", "summary"):
             try:

@@ -111,24 +111,55 @@ def msprog(
     is printed). Returns :class:`MsprogResult`.
     """
     rules, windows_days, flags = _rules(
-        outcome=outcome, worsening=worsening, delta_fun=delta_fun, event=event, RAW_PIRA=RAW_PIRA,
-        baseline=baseline, proceed_from=proceed_from, sub_threshold_rebl=sub_threshold_rebl, bl_geq=bl_geq,
+        outcome=outcome,
+        worsening=worsening,
+        delta_fun=delta_fun,
+        event=event,
+        RAW_PIRA=RAW_PIRA,
+        baseline=baseline,
+        proceed_from=proceed_from,
+        sub_threshold_rebl=sub_threshold_rebl,
+        bl_geq=bl_geq,
         relapse_rebl=relapse_rebl and relapse is not None and len(relapse) > 0,
-        skip_local_extrema=skip_local_extrema, conf_days=conf_days, conf_tol_days=conf_tol_days,
-        require_sust_days=require_sust_days, check_intermediate=check_intermediate, relapse_to_bl=relapse_to_bl,
-        relapse_to_event=relapse_to_event, relapse_to_conf=relapse_to_conf, relapse_assoc=relapse_assoc,
-        relapse_indep=relapse_indep, impute_last_visit=impute_last_visit, return_unconfirmed=return_unconfirmed,
+        skip_local_extrema=skip_local_extrema,
+        conf_days=conf_days,
+        conf_tol_days=conf_tol_days,
+        require_sust_days=require_sust_days,
+        check_intermediate=check_intermediate,
+        relapse_to_bl=relapse_to_bl,
+        relapse_to_event=relapse_to_event,
+        relapse_to_conf=relapse_to_conf,
+        relapse_assoc=relapse_assoc,
+        relapse_indep=relapse_indep,
+        impute_last_visit=impute_last_visit,
+        return_unconfirmed=return_unconfirmed,
         delta_follows_value=(valuedelta_col or value_col) == value_col,
     )
     cohort = _prepare(
-        data, relapse, subj_col=subj_col, value_col=value_col, date_col=date_col, rsubj_col=rsubj_col or subj_col,
-        rdate_col=rdate_col or date_col, subjects=subjects, valuedelta_col=valuedelta_col,
-        validconf_col=validconf_col, date_format=date_format, outcome=flags["outcome"], delta_fun=delta_fun,
+        data,
+        relapse,
+        subj_col=subj_col,
+        value_col=value_col,
+        date_col=date_col,
+        rsubj_col=rsubj_col or subj_col,
+        rdate_col=rdate_col or date_col,
+        subjects=subjects,
+        valuedelta_col=valuedelta_col,
+        validconf_col=validconf_col,
+        date_format=date_format,
+        outcome=flags["outcome"],
+        delta_fun=delta_fun,
         relapse_to_bl0=rules.relapse_to_bl0,
     )
     counts, status, out_int, out_val = scan_cohort(
-        cohort.visit_start, cohort.days, cohort.values, cohort.delta, cohort.validconf,
-        cohort.relapse_start, cohort.relapse_days, rules,
+        cohort.visit_start,
+        cohort.days,
+        cohort.values,
+        cohort.delta,
+        cohort.validconf,
+        cohort.relapse_start,
+        cohort.relapse_days,
+        rules,
     )
     failed = np.flatnonzero(status)
     if failed.size:
@@ -143,16 +174,34 @@ def msprog(
     if date_format != "day":
         for col in [c for c in results.columns if c.endswith("date")]:
             results[col] = cohort.global_start + pd.to_timedelta(results[col].to_numpy(dtype=float), unit="D")
-    settings = {k: v for k, v in locals().items() if k not in {"data", "relapse", "cohort", "rules", "counts",
-                                                                "status", "out_int", "out_val", "results",
-                                                                "summary", "failed", "flags", "delta_fun"}}
+    settings = {
+        k: v
+        for k, v in locals().items()
+        if k
+        not in {
+            "data",
+            "relapse",
+            "cohort",
+            "rules",
+            "counts",
+            "status",
+            "out_int",
+            "out_val",
+            "results",
+            "summary",
+            "failed",
+            "flags",
+            "delta_fun",
+        }
+    }
     return MsprogResult(results=results.reset_index(drop=True), summary=summary, settings=settings)
 
 
 def _choice(name: str, value: str, valid: dict | tuple) -> None:
     if value not in valid:
         raise MsprogArgumentError(
-            f"Invalid value for `{name}` argument ({value!r}). Valid values: " + ", ".join(repr(v) for v in valid)
+            f"Invalid value for `{name}` argument ({value!r}). Valid values: "
+            + ", ".join(repr(v) for v in valid)
         )
 
 
@@ -175,7 +224,9 @@ def _rules(**a) -> tuple[Rules, list, dict]:
             "use 0, 1, or a number of days > 1"
         )
     if outcome == "custom" and a["delta_fun"] is None:
-        raise MsprogArgumentError("If outcome='custom', you must define minimum clinically meaningful change (`delta_fun` argument)")
+        raise MsprogArgumentError(
+            "If outcome='custom', you must define minimum clinically meaningful change (`delta_fun` argument)"
+        )
     try:
         sign = worsening_sign(outcome, a["worsening"])
         windows_days, left, right = confirmation_windows(a["conf_days"], a["conf_tol_days"])
@@ -191,15 +242,32 @@ def _rules(**a) -> tuple[Rules, list, dict]:
     event = a["event"]
     rawpira = bool(a["RAW_PIRA"]) if event in ("firstCDW", "multiple", "first") else event != "firstCDI"
     rules = Rules(
-        event=EVENTS[event], baseline=BASELINES[a["baseline"]], proceed_from_conf=a["proceed_from"] == "firstconf",
+        event=EVENTS[event],
+        baseline=BASELINES[a["baseline"]],
+        proceed_from_conf=a["proceed_from"] == "firstconf",
         sub_threshold_rebl=SUB_THRESHOLD_REBL[a["sub_threshold_rebl"]],
-        bl_geq=bool(a["bl_geq"]) and bool(a["relapse_rebl"]), relapse_rebl=bool(a["relapse_rebl"]),
-        skip_local_extrema=SKIP_LOCAL_EXTREMA[a["skip_local_extrema"]], window_left=left, window_right=right,
-        require_sust_days=float(a["require_sust_days"]), check_intermediate=bool(a["check_intermediate"]),
-        relapse_to_bl0=rtb[0], relapse_to_bl1=rtb[1], relapse_to_event0=rte[0], relapse_to_event1=rte[1],
-        relapse_to_conf0=rtc[0], relapse_to_conf1=rtc[1], relapse_assoc0=ra[0], relapse_assoc1=ra[1],
-        indep_left=indep_left, indep_right=indep_right, indep_prec_type=prec_type,
-        impute=impute > 0, impute_max_fu=impute if impute > 1 else float("inf"), rawpira=rawpira, sign=sign,
+        bl_geq=bool(a["bl_geq"]) and bool(a["relapse_rebl"]),
+        relapse_rebl=bool(a["relapse_rebl"]),
+        skip_local_extrema=SKIP_LOCAL_EXTREMA[a["skip_local_extrema"]],
+        window_left=left,
+        window_right=right,
+        require_sust_days=float(a["require_sust_days"]),
+        check_intermediate=bool(a["check_intermediate"]),
+        relapse_to_bl0=rtb[0],
+        relapse_to_bl1=rtb[1],
+        relapse_to_event0=rte[0],
+        relapse_to_event1=rte[1],
+        relapse_to_conf0=rtc[0],
+        relapse_to_conf1=rtc[1],
+        relapse_assoc0=ra[0],
+        relapse_assoc1=ra[1],
+        indep_left=indep_left,
+        indep_right=indep_right,
+        indep_prec_type=prec_type,
+        impute=impute > 0,
+        impute_max_fu=impute if impute > 1 else float("inf"),
+        rawpira=rawpira,
+        sign=sign,
         delta_follows_value=bool(a["delta_follows_value"]),
     )
     return rules, windows_days, {"outcome": outcome}
@@ -225,7 +293,9 @@ def _to_days(column: pd.Series, date_format: str | None, name: str) -> pd.Series
         try:
             return column.astype(float)
         except (TypeError, ValueError):
-            raise MsprogArgumentError("Failed to intepret date columns as number of days (as per `date_format='day'`)") from None
+            raise MsprogArgumentError(
+                "Failed to intepret date columns as number of days (as per `date_format='day'`)"
+            ) from None
     try:
         return pd.to_datetime(column, format=date_format)
     except (TypeError, ValueError):
@@ -234,10 +304,27 @@ def _to_days(column: pd.Series, date_format: str | None, name: str) -> pd.Series
         ) from None
 
 
-def _prepare(data, relapse, *, subj_col, value_col, date_col, rsubj_col, rdate_col, subjects, valuedelta_col,
-             validconf_col, date_format, outcome, delta_fun, relapse_to_bl0) -> _Cohort:
+def _prepare(
+    data,
+    relapse,
+    *,
+    subj_col,
+    value_col,
+    date_col,
+    rsubj_col,
+    rdate_col,
+    subjects,
+    valuedelta_col,
+    validconf_col,
+    date_format,
+    outcome,
+    delta_fun,
+    relapse_to_bl0,
+) -> _Cohort:
     valuedelta_col = valuedelta_col or value_col
-    columns = list(dict.fromkeys([subj_col, value_col, date_col] + [c for c in (validconf_col, valuedelta_col) if c]))
+    columns = list(
+        dict.fromkeys([subj_col, value_col, date_col] + [c for c in (validconf_col, valuedelta_col) if c])
+    )
     missing = [c for c in columns if c not in data.columns]
     if missing:
         raise MsprogArgumentError(f"column(s) not in data: {', '.join(missing)}")
@@ -256,7 +343,9 @@ def _prepare(data, relapse, *, subj_col, value_col, date_col, rsubj_col, rdate_c
         rel[rdate_col] = _to_days(rel[rdate_col], date_format, rdate_col)
     global_start = None
     if date_format != "day":
-        global_start = frame[date_col].min() if rel is None else min(frame[date_col].min(), rel[rdate_col].min())
+        global_start = (
+            frame[date_col].min() if rel is None else min(frame[date_col].min(), rel[rdate_col].min())
+        )
         frame[date_col] = (frame[date_col] - global_start).dt.days.astype(float)
         if rel is not None:
             rel[rdate_col] = (rel[rdate_col] - global_start).dt.days.astype(float)
@@ -287,7 +376,8 @@ def _prepare(data, relapse, *, subj_col, value_col, date_col, rsubj_col, rdate_c
     values = frame[value_col].to_numpy(dtype=float)[rows]
     delta = delta_per_visit(frame[valuedelta_col].to_numpy(dtype=float)[rows], outcome, delta_fun)
     validconf = (
-        np.ones(len(rows), dtype=bool) if validconf_col is None
+        np.ones(len(rows), dtype=bool)
+        if validconf_col is None
         else frame[validconf_col].to_numpy()[rows].astype(bool)
     )
 
@@ -306,10 +396,15 @@ def _prepare(data, relapse, *, subj_col, value_col, date_col, rsubj_col, rdate_c
         r_codes, r_days = r_codes[r_order], r_days[r_order]
     relapse_start = np.searchsorted(r_codes, np.arange(len(uniques) + 1)).astype(np.int64)
     return _Cohort(
-        subjects=np.asarray(uniques, dtype=object), visit_start=visit_start, days=np.ascontiguousarray(days),
-        values=np.ascontiguousarray(values), delta=np.ascontiguousarray(delta, dtype=float),
-        validconf=np.ascontiguousarray(validconf), relapse_start=relapse_start,
-        relapse_days=np.ascontiguousarray(r_days, dtype=float), global_start=global_start,
+        subjects=np.asarray(uniques, dtype=object),
+        visit_start=visit_start,
+        days=np.ascontiguousarray(days),
+        values=np.ascontiguousarray(values),
+        delta=np.ascontiguousarray(delta, dtype=float),
+        validconf=np.ascontiguousarray(validconf),
+        relapse_start=relapse_start,
+        relapse_days=np.ascontiguousarray(r_days, dtype=float),
+        global_start=global_start,
     )
 
 
@@ -349,8 +444,16 @@ def _results_table(cohort, counts, out_int, out_val, windows_days, subj_col, inc
     }
     any_event = bool(is_event.any())
     if any_event:
-        cols.update({"date": event_day, "value": vals[:, F_VALUE], "bl_date": day_at(bl), "bl_value": vals[:, F_BLV],
-                     "last_delta_date": day_at(ints[:, I_LD]), "last_delta_value": vals[:, F_LDV]})
+        cols.update(
+            {
+                "date": event_day,
+                "value": vals[:, F_VALUE],
+                "bl_date": day_at(bl),
+                "bl_value": vals[:, F_BLV],
+                "last_delta_date": day_at(ints[:, I_LD]),
+                "last_delta_value": vals[:, F_LDV],
+            }
+        )
     cols["total_fu"] = total_fu[subject_of_row]
     cols["time2event"] = np.where(is_event, event_day - first_day, total_fu[subject_of_row])
     if any_event:
@@ -389,10 +492,17 @@ def _summary_table(cohort, counts, out_int) -> pd.DataFrame:
 
     names = np.array([EVENT_TYPE_NAMES[t] for t in (CDI, CDW, RAW, PIRA)], dtype=object)[types - 1].tolist()
     bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
-    sequence = np.array([", ".join(names[a:b]) for a, b in zip(bounds[:-1], bounds[1:])], dtype=object)
+    sequence = np.array(
+        [", ".join(names[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=False)], dtype=object
+    )
     return pd.DataFrame(
-        {"event_sequence": sequence, "CDI": count(types == CDI),
-         "CDW": count(types != CDI), "RAW": count(types == RAW), "PIRA": count(types == PIRA)},
+        {
+            "event_sequence": sequence,
+            "CDI": count(types == CDI),
+            "CDW": count(types != CDI),
+            "RAW": count(types == RAW),
+            "PIRA": count(types == PIRA),
+        },
         index=pd.Index(cohort.subjects),
     )
 
@@ -401,11 +511,27 @@ def _select_columns(results, summary, event, rawpira, include_dates, include_val
     """pymsprog's final choice and order of columns for ``results`` and ``summary``."""
     k_cols = [c for c in results.columns if c.startswith("conf")]
     p_cols = [c for c in results.columns if c.startswith("PIRA_conf")]
-    columns = (["nevent", "event_type", "CDW_type", "date", "value", "bl_date", "bl_value", "last_delta_date",
-                "last_delta_value", "total_fu", "time2event", "bl2event"]
-               + [c for c in k_cols if c.endswith("date")] + [c for c in k_cols if c.endswith("value")]
-               + [c for c in p_cols if c.endswith("date")] + [c for c in p_cols if c.endswith("value")]
-               + ["sust_days", "sust_last"])
+    columns = (
+        [
+            "nevent",
+            "event_type",
+            "CDW_type",
+            "date",
+            "value",
+            "bl_date",
+            "bl_value",
+            "last_delta_date",
+            "last_delta_value",
+            "total_fu",
+            "time2event",
+            "bl2event",
+        ]
+        + [c for c in k_cols if c.endswith("date")]
+        + [c for c in k_cols if c.endswith("value")]
+        + [c for c in p_cols if c.endswith("date")]
+        + [c for c in p_cols if c.endswith("value")]
+        + ["sust_days", "sust_last"]
+    )
     columns = [results.columns[0]] + columns
     if not include_dates:
         columns = [c for c in columns if not c.endswith("date")]

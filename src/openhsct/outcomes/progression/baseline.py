@@ -48,13 +48,13 @@ SKIP_LOCAL_EXTREMA = {"none": EXTREMA_NONE, "strict": EXTREMA_STRICT, "all": EXT
 @njit(cache=True)
 def moves_after_cdi(baseline: int) -> bool:
     """Roving after improvements: 'roving' and 'roving_impr'."""
-    return baseline == ROVING or baseline == ROVING_IMPR
+    return baseline in (ROVING, ROVING_IMPR)
 
 
 @njit(cache=True)
 def moves_after_cdw(baseline: int) -> bool:
     """Roving after worsenings: 'roving' and 'roving_wors'."""
-    return baseline == ROVING or baseline == ROVING_WORS
+    return baseline in (ROVING, ROVING_WORS)
 
 
 @njit(cache=True)
@@ -72,8 +72,12 @@ def is_local_extremum(i: int, values: np.ndarray, delta: np.ndarray, skip: int, 
     subs = i if i == n - 1 else i + 1
     sub_threshold = skip == EXTREMA_ALL
     v, d = values[i], delta[i]
-    peak = is_event(values[prec], v, d, WORS, sub_threshold, sign) and is_event(values[subs], v, d, WORS, sub_threshold, sign)
-    dip = is_event(values[prec], v, d, IMPR, sub_threshold, sign) and is_event(values[subs], v, d, IMPR, sub_threshold, sign)
+    peak = is_event(values[prec], v, d, WORS, sub_threshold, sign) and is_event(
+        values[subs], v, d, WORS, sub_threshold, sign
+    )
+    dip = is_event(values[prec], v, d, IMPR, sub_threshold, sign) and is_event(
+        values[subs], v, d, IMPR, sub_threshold, sign
+    )
     return (peak or dip) and v != prec2
 
 

@@ -57,7 +57,9 @@ def confirmation_windows(conf_days, conf_tol_days) -> tuple[list, np.ndarray, np
         raise ValueError("`conf_days` must hold at least one value")
     if isinstance(conf_tol_days, dict):
         if any(c not in conf_tol_days for c in days):
-            raise ValueError("If `conf_tol_days` is a dictionary, all values in conf_days must be in the keys.")
+            raise ValueError(
+                "If `conf_tol_days` is a dictionary, all values in conf_days must be in the keys."
+            )
         tolerances = [conf_tol_days[c] for c in days]
     else:
         tolerances = [conf_tol_days] * len(days)
@@ -92,7 +94,9 @@ def mark_confirmation_candidates(
     out[:, :] = False
     first = -1
     for x in range(change_idx + 1, n):
-        if not (validconf[x] and out_of_influence(since_last[x], to_next[x], relapse_to_conf0, relapse_to_conf1)):
+        if not (
+            validconf[x] and out_of_influence(since_last[x], to_next[x], relapse_to_conf0, relapse_to_conf1)
+        ):
             continue
         gap = dates[x] - dates[change_idx]
         for k in range(window_left.shape[0]):
@@ -105,8 +109,15 @@ def mark_confirmation_candidates(
 
 @njit(cache=True)
 def confirmed(
-    change_idx: int, conf_idx: int, values: np.ndarray, reference: float, delta: float, kind: int,
-    check_intermediate: bool, sub_threshold: bool, sign: int,
+    change_idx: int,
+    conf_idx: int,
+    values: np.ndarray,
+    reference: float,
+    delta: float,
+    kind: int,
+    check_intermediate: bool,
+    sub_threshold: bool,
+    sign: int,
 ) -> bool:
     """The change holds at every visit up to the first confirmation (or only there without intermediate checks)."""
     if not check_intermediate:
@@ -130,8 +141,16 @@ def next_not_sustained(
 
 @njit(cache=True)
 def sustained_long_enough(
-    change_idx: int, next_nonsust: int, dates: np.ndarray, values: np.ndarray, reference: float, delta: float,
-    kind: int, require_sust_days: float, check_intermediate: bool, sign: int,
+    change_idx: int,
+    next_nonsust: int,
+    dates: np.ndarray,
+    values: np.ndarray,
+    reference: float,
+    delta: float,
+    kind: int,
+    require_sust_days: float,
+    check_intermediate: bool,
+    sign: int,
 ) -> bool:
     """``require_sust_days``: kept when sustained to the end or for that many days (see module docstring)."""
     if require_sust_days == 0:
@@ -150,8 +169,14 @@ def sustained_long_enough(
 
 @njit(cache=True)
 def last_delta_index(
-    change_idx: int, first_conf: int, values: np.ndarray, delta: np.ndarray, kind: int,
-    check_intermediate: bool, skip: int, sign: int,
+    change_idx: int,
+    first_conf: int,
+    values: np.ndarray,
+    delta: np.ndarray,
+    kind: int,
+    check_intermediate: bool,
+    skip: int,
+    sign: int,
 ) -> int:
     """The last visit before the event from which the event (and its confirmation) is a meaningful change.
 

@@ -65,10 +65,21 @@ from openhsct.outcomes.progression.relapses import (
 from openhsct.outcomes.progression.thresholds import CHANGE, IMPR, INCREASE, WORS, is_event
 
 FIRST_CDW, FIRST_CDI, FIRST, FIRST_PIRA, FIRST_RAW, MULTIPLE = 0, 1, 2, 3, 4, 5
-EVENTS = {"firstCDW": FIRST_CDW, "firstCDI": FIRST_CDI, "first": FIRST, "firstPIRA": FIRST_PIRA,
-          "firstRAW": FIRST_RAW, "multiple": MULTIPLE}
+EVENTS = {
+    "firstCDW": FIRST_CDW,
+    "firstCDI": FIRST_CDI,
+    "first": FIRST,
+    "firstPIRA": FIRST_PIRA,
+    "firstRAW": FIRST_RAW,
+    "multiple": MULTIPLE,
+}
 ST_NONE, ST_EVENT, ST_IMPROVEMENT, ST_WORSENING = 0, 1, 2, 3
-SUB_THRESHOLD_REBL = {"none": ST_NONE, "event": ST_EVENT, "improvement": ST_IMPROVEMENT, "worsening": ST_WORSENING}
+SUB_THRESHOLD_REBL = {
+    "none": ST_NONE,
+    "event": ST_EVENT,
+    "improvement": ST_IMPROVEMENT,
+    "worsening": ST_WORSENING,
+}
 
 CDI, CDW, RAW, PIRA = 1, 2, 3, 4
 EVENT_TYPE_NAMES = {CDI: "CDI", CDW: "CDW", RAW: "RAW", PIRA: "PIRA"}
@@ -228,8 +239,17 @@ def scan_subject(dates, values_in, delta_in, validconf, relapses, rules, out_int
     keep_type = not (rules.baseline == FIXED or rules.baseline == ROVING_IMPR)
 
     while proceed:
-        bl_idx, proceed = valid_baseline(bl_idx, since_last, to_next, rules.relapse_to_bl0, rules.relapse_to_bl1,
-                                         values, delta, rules.skip_local_extrema, sign)
+        bl_idx, proceed = valid_baseline(
+            bl_idx,
+            since_last,
+            to_next,
+            rules.relapse_to_bl0,
+            rules.relapse_to_bl1,
+            values,
+            delta,
+            rules.skip_local_extrema,
+            sign,
+        )
         if rules.relapse_rebl and irel >= 0 and irel < nrel and bl_idx < n:
             new_irel = -1
             for x in range(irel, nrel):
@@ -251,30 +271,50 @@ def scan_subject(dates, values_in, delta_in, validconf, relapses, rules, out_int
 
         change_idx = -1
         for x in range(search_idx, n):
-            if (is_event(values[x], blv, bld, CHANGE, change_sub_threshold, sign)
-                    and since_last[x] >= rules.relapse_to_event0 and to_next[x] >= rules.relapse_to_event1):
+            if (
+                is_event(values[x], blv, bld, CHANGE, change_sub_threshold, sign)
+                and since_last[x] >= rules.relapse_to_event0
+                and to_next[x] >= rules.relapse_to_event1
+            ):
                 change_idx = x
                 break
 
         if change_idx < 0:
             proceed = False
-        elif (rules.relapse_rebl and irel >= 0 and irel < nrel
-              and dates[change_idx] > relapses[irel] + relapse_shift):
+        elif (
+            rules.relapse_rebl
+            and irel >= 0
+            and irel < nrel
+            and dates[change_idx] > relapses[irel] + relapse_shift
+        ):
             search_idx = change_idx  # crossed the next relapse: re-baseline after it (below)
         else:
             ch = change_idx
-            conf0 = mark_confirmation_candidates(ch, dates, since_last, to_next, rules.relapse_to_conf0,
-                                                 rules.relapse_to_conf1, validconf, rules.window_left,
-                                                 rules.window_right, cand)
+            conf0 = mark_confirmation_candidates(
+                ch,
+                dates,
+                since_last,
+                to_next,
+                rules.relapse_to_conf0,
+                rules.relapse_to_conf1,
+                validconf,
+                rules.window_left,
+                rules.window_right,
+                cand,
+            )
             has_conf = conf0 >= 0
             ci = rules.check_intermediate
-            if (has_conf and is_event(values[ch], blv, bld, IMPR, False, sign)
-                    and confirmed(ch, conf0, values, blv, bld, IMPR, ci, False, sign)):
+            if (
+                has_conf
+                and is_event(values[ch], blv, bld, IMPR, False, sign)
+                and confirmed(ch, conf0, values, blv, bld, IMPR, ci, False, sign)
+            ):
                 # Confirmed improvement (CDI)
                 nns = next_not_sustained(conf0 + 1, values, blv, bld, IMPR, sign)
                 limit = n if nns < 0 else nns
-                valid = sustained_long_enough(ch, nns, dates, values, blv, bld, IMPR,
-                                              rules.require_sust_days, ci, sign)
+                valid = sustained_long_enough(
+                    ch, nns, dates, values, blv, bld, IMPR, rules.require_sust_days, ci, sign
+                )
                 alive[:] = True
                 if valid:
                     ld = last_delta_index(ch, conf0, values, delta, IMPR, ci, rules.skip_local_extrema, sign)
@@ -291,10 +331,13 @@ def scan_subject(dates, values_in, delta_in, validconf, relapses, rules, out_int
                 elif not valid:
                     newref = ch
                 search_idx = newref + 1
-            elif (has_conf and values[ch] < blv
-                  and confirmed(ch, conf0, values, blv, 0.0, IMPR, ci, True, INCREASE)
-                  and moves_after_cdi(rules.baseline)
-                  and (rules.sub_threshold_rebl == ST_EVENT or rules.sub_threshold_rebl == ST_IMPROVEMENT)):
+            elif (
+                has_conf
+                and values[ch] < blv
+                and confirmed(ch, conf0, values, blv, 0.0, IMPR, ci, True, INCREASE)
+                and moves_after_cdi(rules.baseline)
+                and (rules.sub_threshold_rebl == ST_EVENT or rules.sub_threshold_rebl == ST_IMPROVEMENT)
+            ):
                 # Confirmed sub-threshold decrease: re-baseline
                 bl_idx = conf0 if rules.proceed_from_conf else ch
                 search_idx = bl_idx + 1
@@ -308,8 +351,9 @@ def scan_subject(dates, values_in, delta_in, validconf, relapses, rules, out_int
                     conf0 = n - 1
                 nns = next_not_sustained(conf0 + 1, values, blv, bld, WORS, sign)
                 limit = n if nns < 0 else nns
-                valid = sustained_long_enough(ch, nns, dates, values, blv, bld, WORS,
-                                              rules.require_sust_days, ci, sign)
+                valid = sustained_long_enough(
+                    ch, nns, dates, values, blv, bld, WORS, rules.require_sust_days, ci, sign
+                )
                 alive[:] = True
                 include = False
                 if valid:
@@ -318,8 +362,9 @@ def scan_subject(dates, values_in, delta_in, validconf, relapses, rules, out_int
                     include = True
                     etype = CDW
                     pira = False
-                    if rules.rawpira and relapse_associated(since_last[ch], to_next[ch],
-                                                            rules.relapse_assoc0, rules.relapse_assoc1):
+                    if rules.rawpira and relapse_associated(
+                        since_last[ch], to_next[ch], rules.relapse_assoc0, rules.relapse_assoc1
+                    ):
                         if rules.event == FIRST_PIRA and not keep_type:
                             include = False
                         else:
@@ -328,14 +373,17 @@ def scan_subject(dates, values_in, delta_in, validconf, relapses, rules, out_int
                         if rules.event == FIRST_RAW and not keep_type:
                             include = False
                         else:
-                            pira = _pira_confirmations(ch, bl_idx, ld, conf0, limit, imputed, cand, dates,
-                                                       relapses, rules, pira_ok)
+                            pira = _pira_confirmations(
+                                ch, bl_idx, ld, conf0, limit, imputed, cand, dates, relapses, rules, pira_ok
+                            )
                             if pira:
                                 etype = PIRA
                             elif rules.event == FIRST_PIRA and not keep_type:
                                 include = False
                     if include:
-                        _record(ev_int, ev_val, m, etype, ch, bl_idx, blv, ld, sust, values, cand, limit, alive)
+                        _record(
+                            ev_int, ev_val, m, etype, ch, bl_idx, blv, ld, sust, values, cand, limit, alive
+                        )
                         if pira:
                             for k in range(n_windows):
                                 for x in range(limit):
@@ -359,10 +407,13 @@ def scan_subject(dates, values_in, delta_in, validconf, relapses, rules, out_int
                     search_idx = newref + 1
                 else:
                     search_idx = ch + 1
-            elif (has_conf and values[ch] > blv
-                  and confirmed(ch, conf0, values, blv, 0.0, WORS, ci, True, INCREASE)
-                  and moves_after_cdw(rules.baseline)
-                  and (rules.sub_threshold_rebl == ST_EVENT or rules.sub_threshold_rebl == ST_WORSENING)):
+            elif (
+                has_conf
+                and values[ch] > blv
+                and confirmed(ch, conf0, values, blv, 0.0, WORS, ci, True, INCREASE)
+                and moves_after_cdw(rules.baseline)
+                and (rules.sub_threshold_rebl == ST_EVENT or rules.sub_threshold_rebl == ST_WORSENING)
+            ):
                 # Confirmed sub-threshold increase: re-baseline
                 bl_idx = conf0 if rules.proceed_from_conf else ch
                 search_idx = bl_idx + 1
@@ -403,7 +454,7 @@ def scan_subject(dates, values_in, delta_in, validconf, relapses, rules, out_int
 @njit(cache=True)
 def _matches(etype: int, event: int) -> bool:
     if event == FIRST_CDW:
-        return etype == CDW or etype == RAW or etype == PIRA
+        return etype in (CDW, RAW, PIRA)
     if event == FIRST_CDI:
         return etype == CDI
     if event == FIRST_PIRA:
@@ -442,7 +493,7 @@ def _select(ev_int, ev_val, m, event, out_int, out_val):
         elif position >= order.shape[0]:
             return 0, FIRST_INDEX
         else:
-            chosen = order[position:position + 1]
+            chosen = order[position : position + 1]
     for j in range(chosen.shape[0]):
         out_int[j, :] = ev_int[chosen[j], :]
         out_val[j, :] = ev_val[chosen[j], :]
@@ -461,7 +512,13 @@ def scan_cohort(visit_start, dates, values, delta, validconf, relapse_start, rel
     for s in range(n_subjects):
         a, b = visit_start[s], visit_start[s + 1]
         counts[s], status[s] = scan_subject(
-            dates[a:b], values[a:b], delta[a:b], validconf[a:b],
-            relapses[relapse_start[s]:relapse_start[s + 1]], rules, out_int[a:b], out_val[a:b],
+            dates[a:b],
+            values[a:b],
+            delta[a:b],
+            validconf[a:b],
+            relapses[relapse_start[s] : relapse_start[s + 1]],
+            rules,
+            out_int[a:b],
+            out_val[a:b],
         )
     return counts, status, out_int, out_val

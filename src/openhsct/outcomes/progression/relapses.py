@@ -65,7 +65,9 @@ def relapse_free_intervals(relapse_indep: dict | None) -> tuple[np.ndarray, np.n
     prec_type = relapse_indep.get("prec_type", "baseline")
     codes = {"baseline": PREC_BASELINE, "last": PREC_LAST, "last_delta": PREC_LAST_DELTA}
     if prec_type not in codes:
-        raise ValueError("Invalid value for `relapse_indep['prec_type']`. Valid values: 'baseline', 'last', 'last_delta'.")
+        raise ValueError(
+            "Invalid value for `relapse_indep['prec_type']`. Valid values: 'baseline', 'last', 'last_delta'."
+        )
     left = np.array([_end(relapse_indep[p][0]) for p in ("prec", "event", "conf")])
     right = np.array([_end(relapse_indep[p][1]) for p in ("prec", "event", "conf")])
     if math.isnan(left[0]):
@@ -113,7 +115,12 @@ def relapse_associated(since_last: float, to_next: float, assoc_last: float, ass
 
 @njit(cache=True)
 def relapse_in_pira_window(
-    prec_date: float, event_date: float, conf_date: float, left: np.ndarray, right: np.ndarray, relapses: np.ndarray
+    prec_date: float,
+    event_date: float,
+    conf_date: float,
+    left: np.ndarray,
+    right: np.ndarray,
+    relapses: np.ndarray,
 ) -> bool:
     """Whether a relapse falls in the ``relapse_indep`` intervals around prec, event and one confirmation.
 

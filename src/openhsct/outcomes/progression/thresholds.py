@@ -38,7 +38,9 @@ def worsening_sign(outcome: str, worsening: str | None = None) -> int:
     if outcome == "sdmt":
         return DECREASE
     if worsening not in ("increase", "decrease"):
-        raise ValueError("If outcome='custom', you must specify the direction of worsening ('increase' or 'decrease')")
+        raise ValueError(
+            "If outcome='custom', you must specify the direction of worsening ('increase' or 'decrease')"
+        )
     return INCREASE if worsening == "increase" else DECREASE
 
 
@@ -73,6 +75,7 @@ def delta_per_visit(
     """
     values = np.asarray(reference_values, dtype=float)
     if delta_fun is not None:
+
         def call(b: float) -> float:
             try:
                 return float(delta_fun(b, outcome))
@@ -88,7 +91,9 @@ def delta_per_visit(
         return values / 5
     if outcome == "sdmt":
         return np.minimum(values / 5, 4.0)
-    raise ValueError("If outcome='custom', you must define minimum clinically meaningful change (`delta_fun` argument)")
+    raise ValueError(
+        "If outcome='custom', you must define minimum clinically meaningful change (`delta_fun` argument)"
+    )
 
 
 @njit(cache=True)

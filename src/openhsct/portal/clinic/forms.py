@@ -8,6 +8,7 @@ browser sends (a date, a number) and leave every registry rule to the importer.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pandas as pd
@@ -61,15 +62,21 @@ def _existing_key(table, patient: m.Patient, row: dict, file: str) -> list[Probl
     lookup = {k: row[k] for k in own}
     if not table.model.objects.filter(patient=patient, **lookup).exists():
         return []
-    shown = "/".join(row[k] for k in table.key)
-    return [Problem(file, FORM_ROW, own[-1], f"duplicate key ({', '.join(table.key)}) already in the registry",
-                    shown)]
+    rule = f"this patient already has a record with this {' and '.join(own)} in the registry"
+    return [Problem(file, FORM_ROW, own[-1], rule, "/".join(row[k] for k in own))]
 
 
 def problem_message(p: Problem) -> str:
-    """A problem as a person reads it next to the field (the import's wording, then the value)."""
-    text = p.rule[0].upper() + p.rule[1:]
-    return f"{text} (you entered {p.value})." if p.value else f"{text}."
+    """A problem as a person reads it next to the field: the import's rule, with column names in words
+    (``death_date`` → "death date"), then the value."""
+    text = _WORDS.sub(lambda w: w.group(0).replace("_", " "), p.rule)
+    text = text[0].upper() + text[1:]
+    if not p.value:
+        return f"{text}."
+    return f"{text} ({p.value})." if " vs " in p.value else f"{text} (you entered {p.value})."
+
+
+_WORDS = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
 
 
 class BundleRowForm(forms.ModelForm):
@@ -98,7 +105,9 @@ class BundleRowForm(forms.ModelForm):
             if name in self.fields:
                 attrs = self.fields[name].widget.attrs
                 described = [attrs.get("aria-describedby", ""), f"{self.add_prefix(name)}-error"]
-                attrs.update({"aria-invalid": "true", "aria-describedby": " ".join(d for d in described if d)})
+                attrs.update(
+                    {"aria-invalid": "true", "aria-describedby": " ".join(d for d in described if d)}
+                )
 
     def _post_clean(self):
         """Replace Django's model validation with the import's: one source of rules."""
@@ -138,9 +147,13 @@ class MriScanForm(BundleRowForm):
     class Meta:
         model = m.MriScan
         fields = ["scan_date", "t2_assessed", "new_enlarging_t2", "gd_assessed", "gd_lesions"]
-        labels = {"scan_date": "Scan date", "t2_assessed": "New/enlarging T2 assessed",
-                  "new_enlarging_t2": "New or enlarging T2 lesions", "gd_assessed": "Gadolinium given",
-                  "gd_lesions": "Gd-enhancing lesions"}
+        labels = {
+            "scan_date": "Scan date",
+            "t2_assessed": "New/enlarging T2 assessed",
+            "new_enlarging_t2": "New or enlarging T2 lesions",
+            "gd_assessed": "Gadolinium given",
+            "gd_lesions": "Gd-enhancing lesions",
+        }
 
 
 class AdverseEventForm(BundleRowForm):
@@ -148,11 +161,25 @@ class AdverseEventForm(BundleRowForm):
 
     class Meta:
         model = m.AdverseEvent
-        fields = ["ae_id", "category", "ctcae_term", "grade", "onset_date", "resolution_date", "attribution",
-                  "serious"]
-        labels = {"ae_id": "Adverse event identifier", "ctcae_term": "CTCAE term", "grade": "CTCAE grade",
-                  "onset_date": "Onset date", "resolution_date": "Resolution date",
-                  "attribution": "Attribution", "serious": "Serious"}
+        fields = [
+            "ae_id",
+            "category",
+            "ctcae_term",
+            "grade",
+            "onset_date",
+            "resolution_date",
+            "attribution",
+            "serious",
+        ]
+        labels = {
+            "ae_id": "Adverse event identifier",
+            "ctcae_term": "CTCAE term",
+            "grade": "CTCAE grade",
+            "onset_date": "Onset date",
+            "resolution_date": "Resolution date",
+            "attribution": "Attribution",
+            "serious": "Serious",
+        }
 
     def __init__(self, *args, patient: m.Patient, **kwargs):
         super().__init__(*args, patient=patient, **kwargs)

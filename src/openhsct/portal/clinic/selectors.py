@@ -53,8 +53,9 @@ def _has(model, **filters) -> Exists:
 
 def _latest(model, field: str) -> Subquery:
     """The patient's latest ``field`` of ``model`` (records have no reverse accessor, hence a subquery)."""
-    return Subquery(model.objects.filter(patient=OuterRef("pk")).values("patient")
-                    .annotate(v=Max(field)).values("v")[:1])
+    return Subquery(
+        model.objects.filter(patient=OuterRef("pk")).values("patient").annotate(v=Max(field)).values("v")[:1]
+    )
 
 
 def transplanted_patients(centre: m.Centre) -> QuerySet[m.Patient]:
@@ -76,22 +77,62 @@ def centre_completeness(centre: m.Centre, today: dt.date | None = None) -> list[
     alive = transplanted.exclude(_has(m.Death))
     n_tx, n_alive = transplanted.count(), alive.count()
     lines = [
-        ("Transplant", "day 0 recorded", "patients assessed eligible",
-         eligible.filter(_has(m.Transplant)).count(), eligible.count()),
-        ("Eligibility", "an eligibility assessment", "transplanted patients",
-         transplanted.filter(_has(m.EligibilityAssessment)).count(), n_tx),
-        ("Mobilisation", "a mobilisation and an apheresis collection", "transplanted patients",
-         transplanted.filter(_has(m.Mobilisation), _has(m.ApheresisCollection)).count(), n_tx),
-        ("Conditioning", "a conditioning regimen", "transplanted patients",
-         transplanted.filter(_has(m.Conditioning)).count(), n_tx),
-        ("Engraftment", "a neutrophil engraftment date", "transplanted patients",
-         transplanted.filter(_has(m.Transplant, neutrophil_engraftment_date__isnull=False)).count(), n_tx),
-        ("Engraftment", "a platelet engraftment date", "transplanted patients",
-         transplanted.filter(_has(m.Transplant, platelet_engraftment_date__isnull=False)).count(), n_tx),
-        ("EDSS visits", f"a visit in the last {VISIT_WINDOW_MONTHS} months", "living transplanted patients",
-         alive.filter(_has(m.EdssVisit, visit_date__gte=visit_since)).count(), n_alive),
-        ("MRI scans", f"a scan in the last {MRI_WINDOW_MONTHS} months", "living transplanted patients",
-         alive.filter(_has(m.MriScan, scan_date__gte=mri_since)).count(), n_alive),
+        (
+            "Transplant",
+            "day 0 recorded",
+            "patients assessed eligible",
+            eligible.filter(_has(m.Transplant)).count(),
+            eligible.count(),
+        ),
+        (
+            "Eligibility",
+            "an eligibility assessment",
+            "transplanted patients",
+            transplanted.filter(_has(m.EligibilityAssessment)).count(),
+            n_tx,
+        ),
+        (
+            "Mobilisation",
+            "a mobilisation and an apheresis collection",
+            "transplanted patients",
+            transplanted.filter(_has(m.Mobilisation), _has(m.ApheresisCollection)).count(),
+            n_tx,
+        ),
+        (
+            "Conditioning",
+            "a conditioning regimen",
+            "transplanted patients",
+            transplanted.filter(_has(m.Conditioning)).count(),
+            n_tx,
+        ),
+        (
+            "Engraftment",
+            "a neutrophil engraftment date",
+            "transplanted patients",
+            transplanted.filter(_has(m.Transplant, neutrophil_engraftment_date__isnull=False)).count(),
+            n_tx,
+        ),
+        (
+            "Engraftment",
+            "a platelet engraftment date",
+            "transplanted patients",
+            transplanted.filter(_has(m.Transplant, platelet_engraftment_date__isnull=False)).count(),
+            n_tx,
+        ),
+        (
+            "EDSS visits",
+            f"a visit in the last {VISIT_WINDOW_MONTHS} months",
+            "living transplanted patients",
+            alive.filter(_has(m.EdssVisit, visit_date__gte=visit_since)).count(),
+            n_alive,
+        ),
+        (
+            "MRI scans",
+            f"a scan in the last {MRI_WINDOW_MONTHS} months",
+            "living transplanted patients",
+            alive.filter(_has(m.MriScan, scan_date__gte=mri_since)).count(),
+            n_alive,
+        ),
     ]
     return [Completeness(*line) for line in lines]
 
@@ -127,9 +168,15 @@ def recent_changes(centre: m.Centre, limit: int = RECENT_CHANGES) -> QuerySet[m.
 
 
 def centre_patients(centre: m.Centre) -> QuerySet[m.Patient]:
-    return m.Patient.objects.filter(centre=centre).annotate(
-        day0=_latest(m.Transplant, "day0"), last_visit=_latest(m.EdssVisit, "visit_date"), died=_has(m.Death),
-    ).order_by("patient_code")
+    return (
+        m.Patient.objects.filter(centre=centre)
+        .annotate(
+            day0=_latest(m.Transplant, "day0"),
+            last_visit=_latest(m.EdssVisit, "visit_date"),
+            died=_has(m.Death),
+        )
+        .order_by("patient_code")
+    )
 
 
 @dataclass(frozen=True)
@@ -162,8 +209,13 @@ def patient_timeline(patient: m.Patient) -> list[TimelineEntry]:
     for s in m.MriScan.objects.filter(patient=patient):
         add(TimelineEntry(s.scan_date, "MRI scan", _mri_detail(s)))
     for a in m.AdverseEvent.objects.filter(patient=patient):
-        add(TimelineEntry(a.onset_date, "Adverse event",
-                          f"{a.ae_id}: {a.ctcae_term}, grade {a.grade} ({a.get_attribution_display().lower()})"))
+        add(
+            TimelineEntry(
+                a.onset_date,
+                "Adverse event",
+                f"{a.ae_id}: {a.ctcae_term}, grade {a.grade} ({a.get_attribution_display().lower()})",
+            )
+        )
     for d in m.Death.objects.filter(patient=patient):
         add(TimelineEntry(d.death_date, "Death", d.get_cause_category_display()))
     order = {"Death": 1}

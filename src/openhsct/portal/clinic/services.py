@@ -28,19 +28,48 @@ def relapse_create(*, patient: m.Patient, onset_date: dt.date) -> m.Relapse:
 
 
 @transaction.atomic
-def mri_scan_create(*, patient: m.Patient, scan_date: dt.date, t2_assessed: str, new_enlarging_t2: int | None,
-                    gd_assessed: str, gd_lesions: int | None) -> m.MriScan:
+def mri_scan_create(
+    *,
+    patient: m.Patient,
+    scan_date: dt.date,
+    t2_assessed: str,
+    new_enlarging_t2: int | None,
+    gd_assessed: str,
+    gd_lesions: int | None,
+) -> m.MriScan:
     """Record one MRI scan; counts are given only when the matching assessment was done."""
-    return m.MriScan.objects.create(patient=patient, scan_date=scan_date, t2_assessed=t2_assessed,
-                                    new_enlarging_t2=new_enlarging_t2, gd_assessed=gd_assessed,
-                                    gd_lesions=gd_lesions)
+    return m.MriScan.objects.create(
+        patient=patient,
+        scan_date=scan_date,
+        t2_assessed=t2_assessed,
+        new_enlarging_t2=new_enlarging_t2,
+        gd_assessed=gd_assessed,
+        gd_lesions=gd_lesions,
+    )
 
 
 @transaction.atomic
-def adverse_event_create(*, patient: m.Patient, ae_id: str, category: str, ctcae_term: str, grade: int,
-                         onset_date: dt.date, resolution_date: dt.date | None, attribution: str,
-                         serious: str) -> m.AdverseEvent:
+def adverse_event_create(
+    *,
+    patient: m.Patient,
+    ae_id: str,
+    category: str,
+    ctcae_term: str,
+    grade: int,
+    onset_date: dt.date,
+    resolution_date: dt.date | None,
+    attribution: str,
+    serious: str,
+) -> m.AdverseEvent:
     """Record one adverse event (CTCAE v5 term and grade)."""
-    return m.AdverseEvent.objects.create(patient=patient, ae_id=ae_id, category=category, ctcae_term=ctcae_term,
-                                         grade=grade, onset_date=onset_date, resolution_date=resolution_date,
-                                         attribution=attribution, serious=serious)
+    return m.AdverseEvent.objects.create(
+        patient=patient,
+        ae_id=ae_id,
+        category=category,
+        ctcae_term=ctcae_term,
+        grade=grade,
+        onset_date=onset_date,
+        resolution_date=resolution_date,
+        attribution=attribution,
+        serious=serious,
+    )

@@ -10,5 +10,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("<str:centre_code>/", views.centre_dashboard, name="centre"),
     path("<str:centre_code>/patients/<str:patient_code>/", views.patient_detail, name="patient"),
-    path("<str:centre_code>/patients/<str:patient_code>/add/<slug:kind>/", views.record_add, name="record_add"),
+    path(
+        "<str:centre_code>/patients/<str:patient_code>/add/<slug:kind>/", views.record_add, name="record_add"
+    ),
 ]

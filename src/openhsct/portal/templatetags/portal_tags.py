@@ -10,8 +10,9 @@ import openhsct
 
 register = template.Library()
 
-SYNTHETIC_TEXT = ("SYNTHETIC DATA — these centres and patients are generated for demonstration; "
-                  "they are not real.")
+SYNTHETIC_TEXT = (
+    "SYNTHETIC DATA — these centres and patients are generated for demonstration; they are not real."
+)
 
 
 @register.simple_tag
@@ -52,7 +53,11 @@ def num(value, places: int = 0) -> str:
 @register.filter
 def ci(block, places: int = 1) -> str:
     """``lower–upper`` of an estimate block as percentages."""
-    if not isinstance(block, dict) or not _is_number(block.get("lower")) or not _is_number(block.get("upper")):
+    if (
+        not isinstance(block, dict)
+        or not _is_number(block.get("lower"))
+        or not _is_number(block.get("upper"))
+    ):
         return "—"
     return f"{pct(block['lower'], places)} to {pct(block['upper'], places)}"
 
