@@ -6,9 +6,9 @@ Prints, from one run: generation time, our CSV writer against ``DataFrame.to_csv
 (the reference, with the ratio), rows per table, and — when ``openhsct.registry.importer.import_bundle``
 exists — the time to import the bundle into a fresh SQLite registry (``--db`` for another database).
 
-    .venv/bin/python bench/synth.py                       # 100,000 patients; import a 10,000-patient bundle
+    .venv/bin/python bench/synth.py                       # 100,000 patients, generated and imported
     .venv/bin/python bench/synth.py --patients 10000 --no-import
-    .venv/bin/python bench/synth.py --import-patients 100000  # import the full 100,000 bundle (~25 min)
+    .venv/bin/python bench/synth.py --import-patients 10000   # import a smaller bundle only
 """
 
 from __future__ import annotations
@@ -68,12 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--import-patients",
         type=int,
-        default=10_000,
-        help="import a bundle of this many patients (same seed and centres; default 10,000: the "
-        "importer runs at a few thousand rows/s, so 100,000 patients take ~25 min)",
+        default=None,
+        help="import a bundle of this many patients (same seed and centres; default: --patients)",
     )
     ap.add_argument("--db", default=None, help="database URL for the import (default: a fresh SQLite file)")
     args = ap.parse_args(argv)
+    if args.import_patients is None:
+        args.import_patients = args.patients
 
     print(f"machine: {_machine()}")
     print(f"cohort: {args.patients:,} patients, {args.centres} centres, seed {args.seed}")

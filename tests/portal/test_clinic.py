@@ -245,6 +245,16 @@ def test_visit_after_death_is_refused(registry, client):
     assert not m.EdssVisit.objects.filter(visit_date=dt.date(2019, 9, 1)).exists()
 
 
+def test_a_record_saved_meanwhile_is_reported_not_crashed(registry, client, monkeypatch):
+    from openhsct.portal.clinic import forms
+
+    monkeypatch.setattr(forms, "_existing_key", lambda *args: [])  # as if another user saved it just now
+    before = m.EdssVisit.objects.count()
+    response = _edss(_client(client, registry["north_staff"]), visit_date="2018-09-20", edss="3.0")
+    assert response.status_code == 400 and "saved meanwhile by someone else" in response.content.decode()
+    assert m.EdssVisit.objects.count() == before
+
+
 def test_other_centres_staff_cannot_post(registry, client):
     response = _edss(_client(client, registry["south_staff"]), visit_date="2024-05-02", edss="4.5")
     assert response.status_code == 403

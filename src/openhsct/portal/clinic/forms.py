@@ -115,7 +115,7 @@ class BundleRowForm(forms.ModelForm):
             return
         values = {name: self.cleaned_data.get(name) for name in self.fields}
         for p in bundle_row_problems(self.table_name, self.patient, values):
-            field = p.column if p.column in self.fields and p.column not in self.errors else None
+            field = p.column if p.column in self.fields else None
             self.add_error(field, problem_message(p) if field else f"{p.column}: {problem_message(p)}")
 
     def record_values(self) -> dict:

@@ -8,6 +8,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -100,9 +101,15 @@ def record_add(request, centre_code: str, patient_code: str, kind: str):
     form_class, _ = FORMS[kind]
     form = form_class(request.POST, patient=patient, prefix=kind)
     if form.is_valid():
-        SERVICES[kind](patient=patient, **form.record_values())
-        messages.success(request, f"{SAVED[kind]} saved for {patient.patient_code}.")
-        return redirect(page)
+        try:
+            SERVICES[kind](patient=patient, **form.record_values())
+        except IntegrityError:  # the same record saved by someone else since the form was validated
+            form.add_error(
+                None, "This record was saved meanwhile by someone else; reload the page to see it."
+            )
+        else:
+            messages.success(request, f"{SAVED[kind]} saved for {patient.patient_code}.")
+            return redirect(page)
     forms = {
         slug: (form if slug == kind else cls(patient=patient, prefix=slug))
         for slug, (cls, _) in FORMS.items()
