@@ -60,6 +60,16 @@ def test_public_pages_render_match_the_summary_and_pass_axe(
     assert page.locator("details[open] table").first.is_visible()
     for sel in ("h1", "h2", "figure figcaption"):
         assert page.locator(sel).count() >= 1
+    # The centre beside the evidence: its own line under the pooled estimate and prediction interval.
+    evidence = page.locator("section[aria-labelledby=evidence]")
+    assert evidence.get_by_role("heading", name="Compared with the published evidence").is_visible()
+    assert evidence.locator("svg[role=img]").count() >= 2
+    assert evidence.get_by_text("range the published studies predict for a new centre").first.is_visible()
+    evidence.locator("details summary").first.click()
+    labels = evidence.locator("details[open] table td:first-child").all_inner_texts()
+    assert any(t.startswith("Published studies pooled") for t in labels)
+    assert any(t.startswith("Range expected for a new centre") for t in labels)
+    assert any(t.startswith("This centre") for t in labels)
     assert axe_check(page) == []
 
     _visit(page, base + "/compare/?sort=-n", "compare", artifacts_dir)
