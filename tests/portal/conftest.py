@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -88,8 +89,9 @@ def synth_registry(transactional_db, full_tables, tmp_path):
 @pytest.fixture(scope="session")
 def _chromium():
     if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing under CI: scripts/test.sh should have installed it")
         pytest.skip("Chromium is not installed (apt-get install -y chromium)")
-    import os
 
     from playwright.sync_api import sync_playwright
 

@@ -196,7 +196,7 @@ def funnel_chart(
 ) -> Chart | None:
     """A funnel plot: each centre's rate against its size, the all-centre rate (line) and the 95% and
     99.8% control limits (dashed and dotted). ``points``: centre_code, x, rate, flag; ``limits``: x, lo95,
-    hi95, lo998, hi998 (from :func:`openhsct.portal.funnel.control_limits`)."""
+    hi95, lo998, hi998 (from :func:`openhsct.outcomes.funnel.control_limits`)."""
     import altair as alt
     import pandas as pd
 

@@ -5,10 +5,16 @@ Every public number passes through here: the statistics come from :mod:`openhsct
 is returned or cached, so no view can reach an unsuppressed value.
 
 Caching: the registry's tables and the summaries computed from them are expensive. They are cached under a
-*registry version* — the highest :class:`~openhsct.registry.models.AuditEvent` id and the number of
-patients — which changes on every save, delete and import (each writes an audit row), so a cached
-summary is never served after the data changed. The typed tables are kept in this process only (they are
-large); the small public summaries go to Django's cache.
+*registry version* — the id and time of the newest :class:`~openhsct.registry.models.AuditEvent` (exports
+aside) and the number of patients — which changes on every save, delete and import (each writes an audit
+row), so a cached summary is never served after the data changed. The typed tables are kept in this
+process only (they are large); the small public summaries go to Django's cache.
+
+The version lives in the database, so every gunicorn worker (a separate process with its own memory
+cache) sees a change made by any other. Reading it costs two queries, so each process keeps it in Django's
+cache for at most ``VERSION_SECONDS``; a change made in this process (any save or delete of a registry
+model) drops that copy at once and again when its transaction commits. Another process therefore serves
+the old pages for at most ``VERSION_SECONDS`` after a change.
 """
 
 from __future__ import annotations
@@ -19,21 +25,56 @@ from functools import lru_cache
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Max
 
 from openhsct.portal import privacy
 
 CACHE_SECONDS = 3600
+VERSION_SECONDS = 1.0
+VERSION_KEY = "portal:registry-version"
 _frames_lock = threading.Lock()
 _frames_memo: dict[str, Any] = {}
+_generation = [0]  # bumped on every local change: a version read that straddles one is not kept
+
+
+def _read_registry_version() -> str:
+    """The version as stored: ``<newest audit id>.<its time in µs>-<patients>``, exports aside (an export
+    changes no data). The time keeps two databases that reuse audit ids (SQLite after a wipe) apart."""
+    from openhsct.registry.models import AuditEvent, Patient
+
+    top = AuditEvent.objects.exclude(action="export").order_by("-id").values_list("id", "at").first()
+    stamp = f"{top[0]}.{int(top[1].timestamp() * 1e6)}" if top else "0"
+    return f"{stamp}-{Patient.objects.count()}"
 
 
 def registry_version() -> str:
-    """A key that changes whenever registry data change (max audit id and the patient count)."""
-    from openhsct.registry.models import AuditEvent, Patient
+    """A key that changes whenever registry data change; read from the database at most once every
+    ``VERSION_SECONDS`` per process, and at once after a change made in this process."""
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        generation = _generation[0]
+        version = _read_registry_version()
+        if generation == _generation[0]:
+            cache.set(VERSION_KEY, version, VERSION_SECONDS)
+    return version
 
-    top = AuditEvent.objects.aggregate(m=Max("id"))["m"] or 0
-    return f"{top}-{Patient.objects.count()}"
+
+def _forget_version() -> None:
+    _generation[0] += 1
+    cache.delete(VERSION_KEY)
+
+
+def registry_changed(sender, instance=None, using=None, **kwargs) -> None:
+    """Signal receiver (``post_save``/``post_delete`` of the registry's models, connected in
+    :class:`~openhsct.portal.apps.PortalConfig`): forget the version now and when the transaction commits,
+    so neither this process's next request nor a read racing the commit keeps the old one."""
+    from django.db import transaction
+
+    if sender._meta.app_label != "registry":
+        return
+    if sender.__name__ == "AuditEvent" and getattr(instance, "action", None) == "export":
+        return
+    _forget_version()
+    transaction.on_commit(_forget_version, using=using)
 
 
 def _cached(name: str, compute, *, version: str | None = None):
@@ -110,7 +151,7 @@ def _reference(version: str) -> dict:
 def _comparison_rows(version: str) -> dict:
     """The per-centre comparison (``centre_comparison``) as plain rows, with the funnel positions and the
     shrunk O/E interval added, then suppressed; with the all-centre reference rates."""
-    from openhsct.portal import funnel
+    from openhsct.outcomes import funnel
     from openhsct.registry.models import Centre
 
     ref = _reference(version)

@@ -11,7 +11,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from openhsct.portal import charts, funnel, privacy, report, selectors
+from openhsct.outcomes import funnel
+from openhsct.portal import charts, privacy, report, selectors
 from openhsct.registry.models import Centre
 
 # Sortable columns of the centre list and the comparison table: ?sort=<key> or ?sort=-<key>.
@@ -33,23 +34,19 @@ EVIDENCE_FILTERS = {
 }
 
 
-def cached_page(view):
-    """Cache a public page's HTML under the registry version and the full path (query string included):
-    public pages are the same for every visitor, and any data change makes a new version."""
+def public_page(view):
+    """Mark a view's successful responses as public: the same for every anonymous visitor, so
+    :class:`openhsct.portal.middleware.PublicPageCacheMiddleware` may keep them under the registry version
+    and the full path and replay them to the next anonymous visitor. Signed-in people always get a page
+    rendered for their own request (from the cached summaries)."""
     from functools import wraps
 
-    from django.core.cache import cache
+    from openhsct.portal.middleware import PUBLIC_MARK
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        key = f"portal:page:{selectors.registry_version()}:{request.get_full_path()}"
-        hit = cache.get(key)
-        if hit is not None:
-            content, content_type = hit
-            return HttpResponse(content, content_type=content_type)
         response = view(request, *args, **kwargs)
-        if response.status_code == 200 and not response.has_header("Content-Disposition"):
-            cache.set(key, (response.content, response["Content-Type"]), selectors.CACHE_SECONDS)
+        setattr(response, PUBLIC_MARK, True)
         return response
 
     return wrapper
@@ -87,7 +84,7 @@ def _sorted_rows(rows: list[dict], sort: str) -> tuple[list[dict], str]:
 
 
 @require_safe
-@cached_page
+@public_page
 def home(request):
     data = selectors.public_comparison()
     rows, sort = _sorted_rows(list(data["rows"]), request.GET.get("sort", "centre"))
@@ -99,7 +96,7 @@ def home(request):
 
 
 @require_safe
-@cached_page
+@public_page
 def centre(request, code: str):
     _public_centre(code)
     return render(request, "portal/centre.html", report.centre_context(code))
@@ -169,7 +166,7 @@ def _funnels(data: dict) -> dict:
 
 
 @require_safe
-@cached_page
+@public_page
 def compare(request):
     from django.core.cache import cache
 
@@ -221,7 +218,7 @@ def compare_csv(request):
 
 
 @require_safe
-@cached_page
+@public_page
 def evidence(request):
     outcome = request.GET.get("outcome", "trm")
     if outcome not in EVIDENCE_OUTCOMES:
@@ -276,7 +273,7 @@ def evidence(request):
 
 
 @require_safe
-@cached_page
+@public_page
 def about(request):
     return render(
         request, "portal/about.html", {"min_n": privacy.MIN_N, "small_n_text": privacy.SMALL_N_TEXT}

@@ -1,0 +1,67 @@
+"""The public page cache: whole public pages for anonymous visitors, served before sessions and auth run.
+
+A public page (a view wrapped in :func:`openhsct.portal.views.public_page`) is the same for every
+anonymous visitor, so its finished response — body and headers — is kept in Django's cache under
+``portal:page:<registry version>:<path and query>`` and replayed to the next anonymous GET of the same
+address without touching sessions, CSRF, auth, axes or the database. The registry version
+(:func:`openhsct.portal.selectors.registry_version`) changes with every data change, so a page is never
+served after the numbers in it changed (see ``docs/portal.md``, "Caching").
+
+Only a GET with no session cookie, no messages cookie and no ``Authorization`` header is served from or
+stored in the cache: a signed-in person's request always goes through the whole stack and their page is
+never stored, so nobody can receive a page rendered for someone else. A response is stored only when the
+view marked it public, it is a 200 and it sets no cookie. Query strings are part of the key, but only
+pages whose query names are in ``PUBLIC_QUERY`` are stored, so made-up parameters cannot fill the cache.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse
+
+from openhsct.portal import selectors
+
+#: Query parameters the public pages read (sorting and the evidence filters).
+PUBLIC_QUERY = frozenset({"sort", "outcome", "phenotype", "intensity", "era"})
+#: The attribute a public view sets on its response to allow caching it.
+PUBLIC_MARK = "openhsct_public_page"
+
+
+def _anonymous_get(request) -> bool:
+    if request.method != "GET" or "HTTP_AUTHORIZATION" in request.META:
+        return False
+    cookies = request.COOKIES
+    return settings.SESSION_COOKIE_NAME not in cookies and "messages" not in cookies
+
+
+def page_key(request, version: str) -> str:
+    return f"portal:page:{version}:{request.get_full_path()}"
+
+
+class PublicPageCacheMiddleware:
+    """Serve and store whole public pages for anonymous GETs (module docstring). Placed before the session
+    middleware; after ``SecurityMiddleware`` (HTTPS redirect) and WhiteNoise (static files)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not _anonymous_get(request):
+            return self.get_response(request)
+        request.get_host()  # ALLOWED_HOSTS is checked on cached pages too (DisallowedHost → 400)
+        key = page_key(request, selectors.registry_version())
+        hit = cache.get(key)
+        if hit is not None:
+            content, headers = hit
+            return HttpResponse(content, headers=headers)
+        response = self.get_response(request)
+        if (
+            getattr(response, PUBLIC_MARK, False)
+            and response.status_code == 200
+            and not response.streaming
+            and not response.cookies
+            and set(request.GET) <= PUBLIC_QUERY
+        ):
+            cache.set(key, (response.content, dict(response.items())), selectors.CACHE_SECONDS)
+        return response
