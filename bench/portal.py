@@ -1,22 +1,29 @@
 """Load on the public centre page: gunicorn on loopback, a synthetic demo registry, 50 clients for 60 s.
 
 Builds a demo registry with the synthetic generator (3 centres) in a temporary SQLite file, starts
-``gunicorn openhsct.site.wsgi`` on 127.0.0.1, warms the cache (each worker computes its summaries once),
-then runs a bounded thread-pool load generator (keep-alive HTTP/1.1 connections, one per client) against
-the centre page. Prints p50/p95/p99 latency, requests per second, errors and the machine, and the ratio
-of the cached page's p95 to a cold (uncached) page build measured in the same run.
+``gunicorn openhsct.site.wsgi`` on 127.0.0.1 with the arguments ``openhsct serve`` uses
+(:func:`openhsct.commands.site.gunicorn_args`), warms every worker (each process computes its summaries
+once), then loads the centre page with ``wrk`` (Debian's C load generator: little CPU taken from the
+server on a small machine; one connection per client, reopened when the server closes it) or, when
+``wrk`` is absent, with a thread-pool Python generator. Prints p50/p95/p99 latency, requests per second,
+errors, the CPU used by the server and by the load generator, the machine, and the ratio of a cold
+(uncached) page build to the cached page's p95 measured in the same run.
 
-    .venv/bin/python bench/portal.py [--clients 50] [--seconds 60] [--patients 900] [--workers 2]
+    .venv/bin/python bench/portal.py [--clients 50] [--seconds 60] [--patients 900] [--workers N]
+                                     [--worker-class sync|gthread] [--generator wrk|python]
 
-Loopback only; the run stops after ``--seconds`` whatever happens.
+Loopback only; the load stops after ``--seconds`` whatever happens.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import http.client
 import os
 import platform
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -25,6 +32,18 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+#: wrk's report hook: the percentiles wrk --latency leaves out (p95) and the error counts, one per line.
+WRK_LUA = """
+done = function(summary, latency, requests)
+  for _, p in pairs({50, 95, 99}) do
+    io.write(string.format("OPENHSCT p%d_us=%d\\n", p, latency:percentile(p)))
+  end
+  local e = summary.errors
+  io.write(string.format("OPENHSCT requests=%d duration_us=%d connect=%d read=%d write=%d status=%d timeout=%d\\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
 
 
 def free_port() -> int:
@@ -108,13 +127,91 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000)[int(q * 10) - 1] if len(values) > 1 else float("nan")
 
 
+def python_load(port: int, path: str, clients: int, seconds: float) -> dict:
+    latencies, errors, wall = load(port, path, clients, seconds)
+    return {
+        "ok": len(latencies),
+        "errors": errors,
+        "error_kinds": "",
+        "wall": wall,
+        **{f"p{q}": 1000 * pct(latencies, q) for q in (50, 95, 99)},
+    }
+
+
+def wrk_load(port: int, path: str, clients: int, seconds: float, folder: Path) -> dict:
+    """``wrk --latency`` with the report hook above; 2 threads (the load generator's share of the CPUs)."""
+    script = folder / "report.lua"
+    script.write_text(WRK_LUA, encoding="utf-8")
+    cmd = ["wrk", "-t", "2", "-c", str(clients), "-d", f"{int(seconds)}s", "--timeout", "30s", "--latency"]
+    cmd += ["-s", str(script), f"http://127.0.0.1:{port}{path}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    fields = dict(
+        re.findall(r"(\w+)=(\d+)", " ".join(x for x in out.splitlines() if x.startswith("OPENHSCT")))
+    )
+    kinds = {k: int(fields[k]) for k in ("connect", "read", "write", "status", "timeout")}
+    errors = sum(kinds.values())
+    return {
+        "ok": int(fields["requests"]) - kinds["status"],
+        "errors": errors,
+        "error_kinds": ", ".join(f"{k} {v}" for k, v in kinds.items() if v),
+        "wall": int(fields["duration_us"]) / 1e6,
+        **{f"p{q}": int(fields[f"p{q}_us"]) / 1000 for q in (50, 95, 99)},
+    }
+
+
+def server_cpu_s(master: int) -> float:
+    """CPU seconds (user + system) used so far by gunicorn's master and its workers (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if master in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def warm_every_worker(port: int, path: str, workers: int, limit_s: float = 300) -> list[float]:
+    """Send rounds of ``2 × workers`` simultaneous requests on fresh connections until two rounds in a row
+    are all fast: a worker busy building its page takes no other connection, so the rounds spread over
+    every worker, and each builds (then caches) its summaries. Returns every latency seen (s)."""
+    seen: list[float] = []
+    fast_rounds, end = 0, time.time() + limit_s
+
+    def one(_):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=limit_s)
+        try:
+            status, dt = get(conn, path)
+        finally:
+            conn.close()
+        if status != 200:
+            raise SystemExit(f"{path} answered {status}")
+        return dt
+
+    with concurrent.futures.ThreadPoolExecutor(2 * workers) as pool:
+        while fast_rounds < 2 and time.time() < end:
+            round_ = list(pool.map(one, range(2 * workers)))
+            seen += round_
+            fast_rounds = fast_rounds + 1 if max(round_) < 0.25 else 0
+    return seen
+
+
 def main() -> None:
+    from openhsct.commands.site import default_workers, gunicorn_args
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--patients", type=int, default=900)
     ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=default_workers(), help="default: 2 × CPUs + 1")
+    ap.add_argument("--worker-class", choices=("sync", "gthread"), default="sync")
+    ap.add_argument(
+        "--generator", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python"
+    )
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="openhsct-bench-") as tmp:
@@ -130,49 +227,43 @@ def main() -> None:
         path = f"/centres/{code}/"
         port = free_port()
         env = dict(os.environ, OPENHSCT_DATABASE_URL=url, OPENHSCT_HOME=str(folder))
-        cmd = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "openhsct.site.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            "8",
-            "--log-level",
-            "warning",
-            "--timeout",
-            "120",
-        ]
-        server = subprocess.Popen(cmd, env=env)
+        server_args = gunicorn_args(
+            "127.0.0.1", port, workers=args.workers, worker_class=args.worker_class, access_log=False
+        )
+        server = subprocess.Popen([sys.executable, "-m", *server_args], env=env)
         try:
             wait_ready(port)
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-            cold = []
-            for _ in range(args.workers * 3):  # every worker builds (then caches) its page
-                status, dt = get(conn, path)
-                cold.append(dt)
-                if status != 200:
-                    raise SystemExit(f"{path} answered {status}")
-            conn.close()
-            latencies, errors, wall = load(port, path, args.clients, args.seconds)
+            warm = warm_every_worker(port, path, args.workers)
+            cpu0, own0 = server_cpu_s(server.pid), os.times()
+            if args.generator == "wrk":
+                res = wrk_load(port, path, args.clients, args.seconds, folder)
+            else:
+                res = python_load(port, path, args.clients, args.seconds)
+            cpu_server, own1 = server_cpu_s(server.pid) - cpu0, os.times()
+            cpu_load = sum(own1[:4]) - sum(own0[:4])  # this process's threads, or wrk (a waited-for child)
         finally:
             server.terminate()
             server.wait(timeout=30)
 
-    n = len(latencies)
-    p50, p95, p99 = (1000 * pct(latencies, q) for q in (50, 95, 99))
     print(
         f"machine: {platform.node()} · {platform.processor() or platform.machine()} · {os.cpu_count()} CPUs · "
-        f"Python {platform.python_version()} · gunicorn {args.workers} workers × 8 threads"
+        f"Python {platform.python_version()} · load {os.getloadavg()[0]:.1f} (1 min, after the run)"
     )
-    print(f"page: {path} · {args.clients} clients · {wall:.1f} s")
-    print(f"first (uncached) build: {1000 * max(cold):.0f} ms")
-    print(f"requests: {n:,} ok, {errors} errors · {n / wall:.0f} requests/s")
-    print(f"latency: p50 {p50:.1f} ms · p95 {p95:.1f} ms · p99 {p99:.1f} ms (target p95 < 100 ms)")
-    print(f"ratio uncached build / cached p95: {max(cold) / (p95 / 1000):.0f}×")
+    print(f"server: {' '.join(server_args)}")
+    print(f"page: {path} · {args.clients} clients · {res['wall']:.1f} s · load generator: {args.generator}")
+    print(f"first (uncached) build: {1000 * max(warm):.0f} ms")
+    errors = f"{res['errors']} errors" + (f" ({res['error_kinds']})" if res["error_kinds"] else "")
+    print(f"requests: {res['ok']:,} ok, {errors} · {res['ok'] / res['wall']:.0f} requests/s")
+    print(
+        f"latency: p50 {res['p50']:.1f} ms · p95 {res['p95']:.1f} ms · p99 {res['p99']:.1f} ms "
+        f"(target p95 < 100 ms: {'met' if res['p95'] < 100 else 'NOT met'})"
+    )
+    print(
+        f"CPU during the load: server {cpu_server / res['wall']:.2f} cores · "
+        f"load generator {cpu_load / res['wall']:.2f} cores · "
+        f"server {1e6 * cpu_server / max(res['ok'], 1):.0f} µs per request"
+    )
+    print(f"ratio uncached build / cached p95: {max(warm) / (res['p95'] / 1000):.0f}×")
 
 
 if __name__ == "__main__":

@@ -29,3 +29,15 @@ def cast(db):
         "admin": ensure_user("admin", "pw-admin-1", role="admin"),
     }
     return {"north": north, "south": south, **users}
+
+
+def _hypothesis_profiles() -> None:
+    """Under CI, property tests draw the same examples every run, so a red run can be reproduced."""
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI"):
+        settings.load_profile("ci")
+
+
+_hypothesis_profiles()

@@ -117,7 +117,7 @@ def _synthetic(frames) -> bool:
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
-    workers: int = typer.Option(2, "--workers", min=1, help="gunicorn worker processes."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="gunicorn processes [2 × CPUs + 1]."),
 ) -> None:
     """Serve the registry named by OPENHSCT_DATABASE_URL (or --db) with gunicorn."""
     from openhsct.site.django_setup import setup
@@ -126,15 +126,35 @@ def serve(
     serve_process(host, port, db_url=os.environ.get("OPENHSCT_DATABASE_URL"), workers=workers)
 
 
-def serve_process(host: str, port: int, *, db_url: str | None, workers: int = 2) -> None:
+def default_workers() -> int:
+    """gunicorn's advice for worker processes: 2 × CPUs + 1."""
+    return 2 * (os.cpu_count() or 1) + 1
+
+
+def gunicorn_args(host: str, port: int, *, workers: int | None = None, worker_class: str = "sync",
+                  access_log: bool = True) -> list[str]:
+    """The gunicorn command line (after ``python -m``) that ``serve`` and ``bench/portal.py`` run.
+
+    gunicorn's advice: 2 × CPUs + 1 sync workers. A sync worker takes a connection only when it is free, so
+    requests spread evenly over the processes (gthread workers keep their keep-alive connections, and the
+    kernel hands them out unevenly); ``--timeout 120`` leaves room for a cold PDF report.
+    """
+    args = ["gunicorn", "openhsct.site.wsgi:application", "--bind", f"{host}:{port}",
+            "--workers", str(workers or default_workers()), "--worker-class", worker_class,
+            "--backlog", "2048", "--timeout", "120", "--log-level", "warning"]
+    if worker_class == "gthread":  # gunicorn turns "sync" into gthread whenever --threads > 1
+        args += ["--threads", "2", "--keep-alive", "5"]
+    return args + (["--access-logfile", "-"] if access_log else [])
+
+
+def serve_process(host: str, port: int, *, db_url: str | None, workers: int | None = None) -> None:
     """Run gunicorn on the OpenHSCT WSGI app in the foreground until interrupted."""
     env = dict(os.environ)
     if db_url:
         env["OPENHSCT_DATABASE_URL"] = db_url
     console.print(f"Serving on [bold]http://{host}:{port}/[/] — the public portal; data entry at "
                   f"http://{host}:{port}/clinic/ and /admin/. Press Ctrl+C to stop.")
-    cmd = [sys.executable, "-m", "gunicorn", "openhsct.site.wsgi:application", "--bind", f"{host}:{port}",
-           "--workers", str(workers), "--threads", "4", "--access-logfile", "-", "--log-level", "warning"]
+    cmd = [sys.executable, "-m", *gunicorn_args(host, port, workers=workers)]
     try:
         subprocess.run(cmd, env=env, check=True)
     except KeyboardInterrupt:

@@ -31,6 +31,8 @@ PUBLIC_MARK = "openhsct_public_page"
 def _anonymous_get(request) -> bool:
     if request.method != "GET" or "HTTP_AUTHORIZATION" in request.META:
         return False
+    if settings.SECURE_SSL_REDIRECT and not request.is_secure():
+        return False  # SecurityMiddleware redirects it to HTTPS
     cookies = request.COOKIES
     return settings.SESSION_COOKIE_NAME not in cookies and "messages" not in cookies
 
@@ -40,8 +42,9 @@ def page_key(request, version: str) -> str:
 
 
 class PublicPageCacheMiddleware:
-    """Serve and store whole public pages for anonymous GETs (module docstring). Placed before the session
-    middleware; after ``SecurityMiddleware`` (HTTPS redirect) and WhiteNoise (static files)."""
+    """Serve and store whole public pages for anonymous GETs (module docstring). First in ``MIDDLEWARE``: a
+    stored page carries the headers the whole stack gave it (``SecurityMiddleware``'s, ``X-Frame-Options``);
+    a request ``SecurityMiddleware`` would redirect to HTTPS is left to it."""
 
     def __init__(self, get_response):
         self.get_response = get_response

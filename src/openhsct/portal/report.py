@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from django.core.cache import cache
 from django.template.loader import render_to_string
 
 from openhsct.portal import charts, privacy, selectors
@@ -234,12 +233,7 @@ def _build(centre_code: str) -> dict:
 
 def centre_context(centre_code: str) -> dict:
     """Everything the centre page and report show (suppressed numbers, SVG charts, sentences), cached."""
-    key = f"portal:centre-context:{selectors.registry_version()}:{centre_code}"
-    ctx = cache.get(key)
-    if ctx is None:
-        ctx = _build(centre_code)
-        cache.set(key, ctx, selectors.CACHE_SECONDS)
-    return ctx
+    return selectors.cached(f"centre-context:{centre_code}", lambda version: _build(centre_code))
 
 
 def report_html(centre_code: str, *, request=None) -> str:

@@ -33,6 +33,7 @@ VERSION_SECONDS = 1.0
 VERSION_KEY = "portal:registry-version"
 _frames_lock = threading.Lock()
 _frames_memo: dict[str, Any] = {}
+_compute_locks: dict[str, threading.Lock] = {}
 _generation = [0]  # bumped on every local change: a version read that straddles one is not kept
 
 
@@ -77,14 +78,25 @@ def registry_changed(sender, instance=None, using=None, **kwargs) -> None:
     transaction.on_commit(_forget_version, using=using)
 
 
-def _cached(name: str, compute, *, version: str | None = None):
+def cached(name: str, compute, *, version: str | None = None):
+    """``compute(version)``, kept in Django's cache under ``portal:<name>:<registry version>``. Threads of
+    one process that miss together wait for one computation instead of repeating it (a worker that starts
+    cold under load would otherwise build the same summary once per thread)."""
     version = version or registry_version()
     key = f"portal:{name}:{version}"
     value = cache.get(key)
     if value is None:
-        value = compute(version)
-        cache.set(key, value, CACHE_SECONDS)
+        with _compute_lock(name):
+            value = cache.get(key)
+            if value is None:
+                value = compute(version)
+                cache.set(key, value, CACHE_SECONDS)
     return value
+
+
+def _compute_lock(name: str) -> threading.Lock:
+    with _frames_lock:
+        return _compute_locks.setdefault(name, threading.Lock())
 
 
 def registry_tables(version: str | None = None) -> dict:
@@ -105,7 +117,7 @@ def registry_has_synthetic() -> bool:
     """True while any centre of the registry is marked synthetic (drives the banner on every page)."""
     from openhsct.registry.models import Centre
 
-    return _cached("synthetic", lambda v: Centre.objects.filter(synthetic="yes").exists())
+    return cached("synthetic", lambda v: Centre.objects.filter(synthetic="yes").exists())
 
 
 def centre_codes() -> list[str]:
@@ -122,7 +134,7 @@ def public_centre_summary(centre_code: str) -> dict:
 
         return privacy.suppress(centre_summary(registry_tables(version), centre_code))
 
-    return _cached(f"summary:{centre_code}", compute)
+    return cached(f"summary:{centre_code}", compute)
 
 
 def _clean(v: Any) -> Any:
@@ -197,7 +209,7 @@ def _comparison_rows(version: str) -> dict:
 
 def public_comparison() -> dict:
     """Suppressed per-centre rows (see :func:`_comparison_rows`) and the all-centre reference rates."""
-    return _cached("comparison", _comparison_rows)
+    return cached("comparison", _comparison_rows)
 
 
 @lru_cache(maxsize=64)

@@ -168,15 +168,10 @@ def _funnels(data: dict) -> dict:
 @require_safe
 @public_page
 def compare(request):
-    from django.core.cache import cache
 
     data = selectors.public_comparison()
     rows, sort = _sorted_rows(list(data["rows"]), request.GET.get("sort", "centre"))
-    key = f"portal:funnels:{selectors.registry_version()}"
-    funnels = cache.get(key)
-    if funnels is None:
-        funnels = _funnels(data)
-        cache.set(key, funnels, selectors.CACHE_SECONDS)
+    funnels = selectors.cached("funnels", lambda version: _funnels(data))
     return render(
         request,
         "portal/compare.html",
