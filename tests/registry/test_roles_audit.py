@@ -140,7 +140,7 @@ def test_import_writes_one_event_with_checksum_and_counts(people, tmp_path):
     events = m.AuditEvent.objects.filter(action="import")
     assert events.count() == 1
     event = events.get()
-    assert event.actor == "cli:importer" and event.model == "bundle"
+    assert event.actor == "cli:importer" and event.model == "bundle" and event.centre_code == "NRT"
     assert event.detail["sha256"] == bundle_checksum(folder) and len(event.detail["sha256"]) == 64
     assert event.detail["source"] == str(folder)
     assert event.detail["created"] == report.created and event.detail["created"]["edss_visits"] == 4

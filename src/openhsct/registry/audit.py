@@ -153,14 +153,17 @@ def record_update(*, actor: str, obj, before: dict, after: dict, via: str) -> No
                               detail={"via": via})
 
 
-def record_import(*, actor: str, source: str, checksum: str, report) -> None:
-    """Write the event for a whole imported bundle: where from, its checksum, rows per table."""
+def record_import(*, actor: str, source: str, checksum: str, report, centre_codes=()) -> None:
+    """Write the event for an imported bundle — where from, its checksum, rows per table (bundle totals) —
+    once for each centre the bundle touched, so each centre's history shows the import."""
     from openhsct.registry.models import AuditEvent
 
-    AuditEvent.objects.create(actor=actor, action="import", model="bundle", detail={
-        "source": source, "sha256": checksum, "created": report.created, "updated": report.updated,
-        "unchanged": report.unchanged,
-    })
+    codes = sorted(set(centre_codes)) or [""]
+    detail = {"source": source, "sha256": checksum, "created": report.created, "updated": report.updated,
+              "unchanged": report.unchanged, "centres": [c for c in codes if c]}
+    AuditEvent.objects.bulk_create(
+        [AuditEvent(actor=actor, action="import", model="bundle", centre_code=code, detail=detail) for code in codes]
+    )
 
 
 def record_export(*, actor: str, destination: str, fmt: str, centre_codes, counts: dict) -> None:

@@ -161,7 +161,9 @@ def import_bundle(path: Path, *, actor: str = "cli", progress: Progress | None =
                 progress(name, len(clean[name]))
         from openhsct.registry.audit import record_import
 
-        record_import(actor=actor, source=str(path), checksum=bundle_checksum(Path(path)), report=report)
+        touched = {code for frame in clean.values() if len(frame) for code in frame["centre_code"].unique()}
+        record_import(actor=actor, source=str(path), checksum=bundle_checksum(Path(path)), report=report,
+                      centre_codes=touched)
     return report
 
 
