@@ -98,7 +98,8 @@ def _kind(f: dj.Field) -> str:
 
 def _limits(f: dj.Field) -> dict:
     out: dict = {}
-    for v in f.validators:
+    # the field's own validators only: Django adds backend-dependent integer ranges to ``validators``
+    for v in f._validators:
         if isinstance(v, dj_validators.MinValueValidator):
             out["min_value"] = Decimal(str(v.limit_value))
         elif isinstance(v, dj_validators.MaxValueValidator):
@@ -107,6 +108,8 @@ def _limits(f: dj.Field) -> dict:
             out["step"] = Decimal("0.5")
     if isinstance(f, dj.PositiveIntegerField | dj.PositiveSmallIntegerField) and "min_value" not in out:
         out["min_value"] = Decimal(0)
+    if isinstance(f, dj.PositiveSmallIntegerField | dj.SmallIntegerField) and "max_value" not in out:
+        out["max_value"] = Decimal(32767)  # what a small integer holds on every supported database
     return out
 
 
