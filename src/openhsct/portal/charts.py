@@ -63,7 +63,8 @@ def survival_chart(curve: Sequence[Mapping], label: str, colour: str = BLUE) -> 
     if len(pts) < 2:
         return None
     df = pd.DataFrame(pts)
-    x = alt.X("time_years:Q", title="Years after transplant", scale=alt.Scale(domainMin=0))
+    x = alt.X("time_years:Q", title="Years after transplant", scale=alt.Scale(domainMin=0),
+              axis=alt.Axis(tickMinStep=1, format="d"))
     band = (
         alt.Chart(df)
         .mark_area(interpolate="step-after", opacity=0.25, color=colour)
