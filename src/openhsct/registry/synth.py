@@ -204,8 +204,10 @@ TRM_OR = {"edss_ge_6": 2.0, "age_ge_50": 1.8, "high": 2.8, "before_2008": 1.8}  
 # baseline EDSS and in older studies (Sormani 2017), 3.13 % high intensity and 1.93 % before 2006 (Ge 2019)
 LATE_DEATH_PER_Y = 0.0025  # later deaths, per year, x3 with EDSS >= 6 and x1.5 age >= 50 (illustrative;
 # Ge 2019 overall mortality 3.58 % vs TRM 1.34 %)
-LTFU_PER_Y = {"domestic": 0.03, "travel": 0.10}  # loss to follow-up per year; higher where most patients
-# travel from abroad (Mexico follow-up 3-42 months, self-reported EDSS; illustrative)
+LTFU_PER_Y = {"domestic": 0.01, "travel": 0.10}  # loss to follow-up per year: a domestic centre with
+# active follow-up keeps ~90 % of its living patients seen yearly (CIBMTR/SRTR publish completeness beside
+# results and flag < 90 %); higher where most patients travel from abroad (Mexico follow-up 3-42 months,
+# self-reported EDSS; illustrative)
 VISIT_EVERY_D, VISIT_JITTER_D, VISIT_MISSED_P = 182.625, 28, 0.08  # EDSS every 6 months +/- 4 weeks
 MRI_MISSED_P = 0.15
 IMPROVER_P = (0.35, 0.15, 0.10)  # sustained EDSS improvement: RRMS 32-41 % improve >= 1.0 at 2 y (Burt
