@@ -1,7 +1,5 @@
-import importlib.util
 
 import numpy as np
-import pytest
 
 from openhsct.evidence.meta import rma
 from openhsct.evidence.plots import forest_chart_svg, forest_data, funnel_data
@@ -25,7 +23,6 @@ def test_funnel_region_is_centred_on_the_estimate(bcg):
     assert region["sei"].iloc[0] == 0
 
 
-@pytest.mark.skipif(importlib.util.find_spec("vl_convert") is None, reason="vl-convert not installed")
 def test_forest_chart_is_svg():
     svg = forest_chart_svg(pooled_outcome("trm", model="logit"))
     assert svg.startswith("<svg") and "uk2025_realworld" in svg
