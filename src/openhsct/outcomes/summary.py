@@ -41,6 +41,11 @@ EDSS_CHANGE_YEARS = (1, 2, 5)
 NEDA_YEARS = (2, 5)
 CURVE_POINTS = 200
 STRATA = ("phenotype", "edss_band", "intensity", "era")
+# The top-level sections of a centre summary, in the order a reader meets them (the portal's contract).
+SUMMARY_SECTIONS = (
+    "centre", "as_of", "n_patients", "per_year", "followup", "endpoints", "trm", "grade3_events",
+    "edss_change", "did_not_do_well", "costs", "strata",
+)
 TIMING_BANDS = (
     (-math.inf, 0, "before day 0"),
     (0, 100, "day 0-100"),

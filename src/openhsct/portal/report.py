@@ -16,6 +16,7 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
+from openhsct.outcomes.summary import SUMMARY_SECTIONS
 from openhsct.portal import charts, privacy, selectors
 
 ENDPOINT_ORDER = ("pfs", "rfs", "mri_afs", "efs", "os")
@@ -279,20 +280,7 @@ def summary_csv_rows(summary: Mapping) -> list[tuple[str, str, str, str]]:
         else:
             rows.append((section, item, "value", "" if obj is None else str(obj)))
 
-    for section in (
-        "centre",
-        "as_of",
-        "n_patients",
-        "per_year",
-        "followup",
-        "endpoints",
-        "trm",
-        "grade3_events",
-        "edss_change",
-        "did_not_do_well",
-        "costs",
-        "strata",
-    ):
+    for section in SUMMARY_SECTIONS:
         if section in summary:
             walk(section, "", summary[section])
     return rows
