@@ -5,14 +5,18 @@ from openhsct.errors import ValidationError
 from openhsct.evidence.dataset import (
     COHORT_SCHEMA,
     COST_SCHEMA,
+    DEATH_ASCERTAINMENT,
     OUTCOMES,
     POOLING_SCHEMA,
     _check,
     _read,
+    citation_of,
     groupings,
     load_cohorts,
     load_costs,
     load_pooling,
+    overlap_conflicts,
+    overlap_labels,
     pooling_problems,
 )
 
@@ -48,17 +52,73 @@ def test_every_row_is_cited(cohorts):
     assert costs["source_url"].str.startswith("http").all()
 
 
-def test_no_number_beyond_the_shared_data():
-    """The shipped table is the shared one plus three bookkeeping columns, cell for cell."""
+def _shared_cohorts():
+    """The curated shared table beside the checkout (``../shared/evidence/cohorts.csv``), or ``None``."""
     from pathlib import Path
 
-    beside = Path(__file__).resolve().parents[3] / "shared" / "evidence" / "cohorts.csv"
-    shared = beside if beside.exists() else Path("/work/shared/evidence/cohorts.csv")
+    root = Path(__file__).resolve().parents[2]
+    path = root.parent / "shared" / "evidence" / "cohorts.csv"
+    return path if path.exists() else None
+
+
+def test_no_number_beyond_the_shared_data():
+    """The shipped table is the shared one cell for cell (``overlap_group`` and ``death_ascertainment``
+    included) plus ``row_type`` and the derived ``citation``. Where the shared table is beside the
+    checkout a difference fails; only a checkout without it (a wheel, a bare clone) skips."""
+    shared = _shared_cohorts()
+    if shared is None:
+        pytest.skip("no ../shared/evidence/cohorts.csv beside this checkout")
+    _assert_same_as_shared(_read("cohorts.csv"), pd.read_csv(shared, dtype=str, keep_default_na=False))
+
+
+def _assert_same_as_shared(ours: pd.DataFrame, src: pd.DataFrame) -> None:
+    assert set(ours.columns) - set(src.columns) == {"row_type", "citation"}
+    pd.testing.assert_frame_equal(ours[list(src.columns)], src)
+
+
+def test_costs_match_the_shared_data():
+    from pathlib import Path
+
+    shared = Path(__file__).resolve().parents[2].parent / "shared" / "evidence" / "costs.csv"
     if not shared.exists():
-        pytest.skip("shared data not on this machine")
-    src = pd.read_csv(shared, dtype=str, keep_default_na=False)
-    ours = _read("cohorts.csv").drop(columns=["row_type", "overlap_group", "citation"])
-    pd.testing.assert_frame_equal(ours, src)
+        pytest.skip("no ../shared/evidence/costs.csv beside this checkout")
+    pd.testing.assert_frame_equal(_read("costs.csv"), pd.read_csv(shared, dtype=str, keep_default_na=False))
+
+
+def test_a_difference_from_the_shared_data_fails():
+    """The cross-check cannot pass by accident: one changed overlap label is a failure."""
+    src = _read("cohorts.csv").drop(columns=["row_type", "citation"])
+    changed = _read("cohorts.csv")
+    _assert_same_as_shared(changed, src)
+    changed.loc[0, "overlap_group"] = "Elsewhere"
+    with pytest.raises(AssertionError):
+        _assert_same_as_shared(changed, src)
+
+
+def test_citations_are_derived_from_the_other_columns(cohorts):
+    raw = _read("cohorts.csv")
+    derived = [citation_of(r.first_author, r.year, r.journal, r.doi_or_pmid) for r in raw.itertuples()]
+    assert raw["citation"].tolist() == derived
+    assert raw.set_index("key").loc["burman2014_sweden", "citation"] == (
+        "Burman J (2014). Journal of Neurology, Neurosurgery & Psychiatry. 10.1136/jnnp-2013-307207"
+    )
+    assert citation_of("", "", "", "") == (
+        "(authors not shown on the pages read) (year not shown). no DOI/PMID on the pages read"
+    )
+
+
+def test_overlap_labels_and_conflicts():
+    assert overlap_labels("MIST; Northwestern-Burt; Sweden; UK") == ["MIST", "Northwestern-Burt", "Sweden", "UK"]
+    assert overlap_labels(float("nan")) == [] and overlap_labels("") == []
+    cells = pd.Series(["Italy; EBMT-LT-1995-2006", "EBMT-LT-1995-2006", "UK", None])
+    assert overlap_conflicts(cells) == ["EBMT-LT-1995-2006"]
+    assert overlap_conflicts(cells.iloc[1:]) == []
+
+
+def test_death_ascertainment_is_one_of_four(cohorts):
+    assert set(cohorts["death_ascertainment"]) == set(DEATH_ASCERTAINMENT)
+    mexico = cohorts.set_index("key").loc["ruizarguelles_mexico_617", "death_ascertainment"]
+    assert mexico == "limited (e.g. short follow-up, self-report)"
 
 
 def test_meta_analyses_and_designs_are_never_pooled(cohorts):
@@ -75,20 +135,25 @@ def test_overlapping_cohorts_are_pooled_once_per_outcome(cohorts):
     groups = cohorts.set_index("key")["overlap_group"]
     for outcome in OUTCOMES:
         keys = pooling[(pooling.outcome == outcome) & (pooling.pooled == "yes")]["key"]
-        g = groups[keys].dropna()
-        assert g.is_unique, outcome
+        labels = [label for cell in groups[keys] for label in overlap_labels(cell)]
+        assert len(labels) == len(set(labels)), outcome
     trm = set(pooling[(pooling.outcome == "trm") & (pooling.pooled == "yes")]["key"])
-    assert "melnichenko2022_pirogov_418" in trm and "melnichenko2021_ctt_rrms" not in trm
-    assert "burt2019_mist_dmt" not in trm
+    # all-cause reports are preferred within an overlap group: the 258 RRMS (no deaths at all) over the
+    # 418 (transplant-related deaths only); the Italian 100-day series over the EBMT 1995-2006 series
+    assert "melnichenko2021_ctt_rrms" in trm and "melnichenko2022_pirogov_418" not in trm
+    assert "boffa2021_italy" in trm and "muraro2017_ebmt_longterm" not in trm
+    assert "burt2019_mist_dmt" not in trm and "burt2019_mist" not in trm  # MIST shares Sweden and UK
 
 
 def test_pooling_rules_catch_an_overlap_and_a_missing_decision(cohorts):
     pooling = load_pooling(cohorts)
     bad = pooling.copy()
-    bad.loc[(bad.outcome == "trm") & (bad.key == "burman2014_sweden"), "pooled"] = "yes"
+    bad.loc[(bad.outcome == "trm") & (bad.key == "silfverberg2024_sweden"), "pooled"] = "yes"
+    bad.loc[(bad.outcome == "trm") & (bad.key == "muraro2017_ebmt_longterm"), "pooled"] = "yes"
     bad = bad[~((bad.outcome == "pfs_5y") & (bad.key == "nash2017_haltms"))]
     problems = pooling_problems(bad, cohorts)
-    assert any("overlap group 'sweden_national' for trm" in p for p in problems)
+    assert any("overlap group 'Sweden' for trm" in p for p in problems)
+    assert any("overlap group 'EBMT-LT-1995-2006' for trm" in p for p in problems)
     assert any("a decision for pfs_5y on 'nash2017_haltms'" in p for p in problems)
 
 

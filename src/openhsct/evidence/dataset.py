@@ -6,8 +6,11 @@ Data files (``openhsct/evidence/data``):
   ``citation`` and ``source_url`` (the pages the numbers were read from). ``verified`` says whether
   every number was read on a listed page (``yes``), only some (``partial``) or none (``no``).
   ``row_type`` separates studies from comparator arms, meta-analyses (summaries, never pooled) and
-  trial designs; ``overlap_group`` names reports that share patients (at most one of them may enter
-  a pooled analysis of an outcome).
+  trial designs; ``citation`` is derived from the author, year, journal and identifier columns
+  (:func:`citation_of`). Every other column is the curated shared table, cell for cell, including
+  ``overlap_group`` (``"; "``-separated labels of groups of reports that probably share patients: at
+  most one report carrying a label may enter a pooled analysis of an outcome) and
+  ``death_ascertainment`` (how completely the source reports deaths).
 - ``costs.csv``: quoted prices / health-system costs, each with its ``source_url``.
 - ``pooling.csv``: for each outcome, every row that reports it, whether it is pooled and why, and the
   number of patients the reported figure refers to (``n_used``).
@@ -29,7 +32,7 @@ import pandas as pd
 from openhsct.errors import ValidationError
 
 _DOI_TOKEN = re.compile(
-    r"^(10\.\d{4,9}/\S+|PMID \d+|PMC\d+|NCT\d{8}|ISRCTN\d+|EudraCT \d{4}-\d{6}-\d{2}|IRAS \d+)$"
+    r"^((doi:)?10\.\d{4,9}/\S+|PMID \d+|PMC\d+|NCT\d{8}|ISRCTN\d+|EudraCT \d{4}-\d{6}-\d{2}|IRAS \d+)$"
 )
 
 
@@ -49,6 +52,18 @@ class Column:
 
 PERCENT = {"kind": "float", "low": 0.0, "high": 100.0}
 
+#: ``death_ascertainment`` values: all-cause deaths or overall survival reported (or an explicit "no
+#: deaths"); only transplant-related deaths or deaths within a post-transplant window; deaths reported
+#: but follow-up short or outcomes self-reported (zero deaths is a lower bound); not read.
+DEATH_ASCERTAINMENT = (
+    "reported all deaths",
+    "reported transplant-related deaths only",
+    "limited (e.g. short follow-up, self-report)",
+    "unknown",
+)
+#: Values of ``death_ascertainment`` whose zero-death counts are not trusted in the sensitivity analysis.
+LIMITED_ASCERTAINMENT = ("limited (e.g. short follow-up, self-report)", "unknown")
+
 COHORT_SCHEMA: tuple[Column, ...] = (
     Column("key", required=True, doc="unique row id, lower_snake_case"),
     Column(
@@ -57,7 +72,10 @@ COHORT_SCHEMA: tuple[Column, ...] = (
         allowed=("study", "comparator_arm", "meta_analysis", "trial_design"),
         doc="what the row is; only 'study' rows may be pooled",
     ),
-    Column("overlap_group", doc="rows sharing patients; at most one per group is pooled for an outcome"),
+    Column(
+        "overlap_group",
+        doc="'; '-separated labels of groups of rows sharing patients; at most one row per label is pooled",
+    ),
     Column("citation", required=True, doc="author (year). journal. DOI/PMID, as read"),
     Column("first_author"),
     Column("year", kind="int", low=1990, high=2030, doc="publication year"),
@@ -90,6 +108,12 @@ COHORT_SCHEMA: tuple[Column, ...] = (
     Column("source_url", required=True, doc="' | '-separated pages the numbers were read from"),
     Column("verified", required=True, allowed=("yes", "partial", "no")),
     Column("notes"),
+    Column(
+        "death_ascertainment",
+        required=True,
+        allowed=DEATH_ASCERTAINMENT,
+        doc="how completely the source reports deaths (judged from what was read)",
+    ),
 )
 
 COST_SCHEMA: tuple[Column, ...] = (
@@ -134,6 +158,25 @@ OUTCOMES: dict[str, Outcome] = {
         Outcome("rfs_5y", "relapse_free_5y", "percent", "Relapse-free survival at 5 years"),
     )
 }
+
+
+def citation_of(first_author: str, year: str, journal: str, doi_or_pmid: str) -> str:
+    """The ``citation`` cell derived from the other columns: ``Author (year). Journal. ids`` with
+    placeholders for what the pages read did not show (``doi:`` prefixes dropped)."""
+    ids = "; ".join(t.removeprefix("doi:") for t in doi_or_pmid.split("; ")) if doi_or_pmid else ""
+    parts = [
+        f"{first_author or '(authors not shown on the pages read)'} ({year or 'year not shown'})",
+        journal,
+        ids or "no DOI/PMID on the pages read",
+    ]
+    return ". ".join(p for p in parts if p)
+
+
+def overlap_labels(cell) -> list[str]:
+    """The labels of an ``overlap_group`` cell (``"; "``-separated; empty or missing: none)."""
+    if not isinstance(cell, str) or not cell.strip():
+        return []
+    return [label.strip() for label in cell.split(";") if label.strip()]
 
 
 def _read(name: str) -> pd.DataFrame:
@@ -202,6 +245,9 @@ def _check_cohort_rules(df: pd.DataFrame) -> list[str]:
             problems.append(f"{f}:{r}:n_rrms: at most n_patients ({row.n_rrms!r})")
         if row.n_patients and row.trm_deaths and float(row.trm_deaths) > float(row.n_patients):
             problems.append(f"{f}:{r}:trm_deaths: at most n_patients ({row.trm_deaths!r})")
+        derived = citation_of(row.first_author, row.year, row.journal, row.doi_or_pmid)
+        if row.citation != derived:
+            problems.append(f"{f}:{r}:citation: derived from author, year, journal, ids ({row.citation!r})")
     return problems
 
 
@@ -305,10 +351,19 @@ def pooling_problems(pooling: pd.DataFrame, cohorts: pd.DataFrame) -> list[str]:
             if (name, key) not in seen:
                 problems.append(f"{f}:-:key: a decision for {name} on {key!r}")
         pooled = pooling[(pooling["outcome"] == name) & (pooling["pooled"] == "yes")]
-        groups = by_key.loc[pooled["key"], "overlap_group"].dropna()
-        for g in groups[groups.duplicated()].unique():
-            problems.append(f"{f}:-:pooled: at most one row of overlap group {g!r} for {name}")
+        for label in overlap_conflicts(by_key.loc[pooled["key"], "overlap_group"]):
+            problems.append(f"{f}:-:pooled: at most one row of overlap group {label!r} for {name}")
     return problems
+
+
+def overlap_conflicts(groups: pd.Series) -> list[str]:
+    """The overlap labels carried by more than one of the rows whose ``overlap_group`` cells are given
+    (sorted); an empty list when the rows may be pooled together."""
+    counts: dict[str, int] = {}
+    for cell in groups:
+        for label in set(overlap_labels(cell)):
+            counts[label] = counts.get(label, 0) + 1
+    return sorted(label for label, c in counts.items() if c > 1)
 
 
 def groupings(cohorts: pd.DataFrame) -> pd.DataFrame:
