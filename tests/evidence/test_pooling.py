@@ -17,7 +17,7 @@ def test_trm_counts_come_from_the_table(goldens):
     assert studies["n"].tolist() == g["ni"]
     uk = studies.set_index("key").loc["uk2025_realworld"]
     assert (uk.events, uk.n) == (5, 364)
-    assert "burman2014_sweden" in excluded["key"].tolist()
+    assert "silfverberg2024_sweden" in excluded["key"].tolist()
 
 
 def test_percent_outcomes_become_effective_counts():
@@ -32,7 +32,14 @@ def test_percent_outcomes_become_effective_counts():
 @pytest.mark.parametrize("model", ["glmm", "logit", "ft"])
 def test_pooled_outcome_for_the_portal(outcome, model):
     res = pooled_outcome(outcome, model=model)
-    assert 0 <= res.pi_lower <= res.ci_lower <= res.proportion <= res.ci_upper <= res.pi_upper <= 1
+    assert 0 <= res.ci_lower <= res.proportion <= res.ci_upper <= 1
+    if res.k > 1:
+        assert res.kind == "pooled" and 0 <= res.pi_lower <= res.pi_upper <= 1
+        assert res.median_study.lower <= res.median_study.estimate <= res.median_study.upper
+        assert (res.marginal is not None) == (model == "glmm")
+    else:
+        assert res.kind == "single study" and np.isnan(res.pi_lower)
+    assert res.crude.lower <= res.crude.estimate <= res.crude.upper
     assert res.k == len(res.studies) >= 1
     assert res.studies["citation"].notna().all() and res.studies["source_url"].notna().all()
     assert res.studies["weight_pct"].sum() == pytest.approx(100)
@@ -43,7 +50,10 @@ def test_pooled_outcome_for_the_portal(outcome, model):
 def test_pooled_trm_equals_the_underlying_fits():
     studies, _ = outcome_studies("trm")
     x, n = studies["events"].to_numpy(float), studies["n"].to_numpy(float)
-    assert pooled_outcome("trm").proportion == pytest.approx(rma_glmm(x, n).proportion)
+    glmm = pooled_outcome("trm")
+    assert glmm.median_study.estimate == pytest.approx(rma_glmm(x, n).proportion)
+    assert glmm.proportion == pytest.approx(rma_glmm(x, n).marginal().estimate)
+    assert glmm.proportion > glmm.median_study.estimate  # tau^2 > 0 and rare events
     ft = pooled_outcome("trm", model="ft", method="DL", test="knha")
     assert ft.proportion == pytest.approx(rma_prop(x, n, "PFT", "DL", "knha").proportion)
     assert ft.method == "DL" and ft.test == "knha"
@@ -51,7 +61,7 @@ def test_pooled_trm_equals_the_underlying_fits():
 
 def test_single_study_outcome_has_no_heterogeneity():
     res = pooled_outcome("pfs_2y", model="logit")
-    assert res.k == 1 and res.tau2 == 0
+    assert res.k == 1 and res.tau2 == 0 and res.kind == "single study"
     assert res.proportion == pytest.approx(0.835)
 
 
@@ -59,10 +69,13 @@ def test_subgroups_split_the_studies_and_report_unfittable_groups():
     sub = pooled_outcome_by("trm", "era")
     keys = [k for g in sub.groups.values() for k in g.studies["key"]]
     assert len(keys) == len(set(keys))
-    assert "unknown" in sub.not_fitted  # the one study with unknown year has no deaths
-    assert sub.q_between_df == len(sub.groups) - 1
-    assert np.isfinite(sub.q_between_p)
-    assert set(sub.to_frame().index) == set(sub.groups)
+    # the one study with unknown year (no deaths) is shown as a single study, never "pooled"
+    assert sub.groups["unknown"].kind == "single study" and sub.groups["unknown"].proportion == 0
+    assert "before 2020" in sub.not_fitted  # two series, neither with a death
+    assert sub.q_between_df == 0 and np.isnan(sub.q_between_p)  # one group left with a usable SE
+    five = pooled_outcome_by("pfs_5y", "era")
+    assert five.q_between_df == len(five.groups) - 1 and np.isfinite(five.q_between_p)
+    assert set(five.to_frame().index) == set(five.groups)
 
 
 def test_unknown_outcome_and_model():

@@ -58,11 +58,20 @@ class GLMMResult:
     level: float
     xi: np.ndarray = field(repr=False)
     ni: np.ndarray = field(repr=False)
+    vcov: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((2, 2)))
 
     @property
     def proportion(self) -> float:
-        """Pooled proportion ``expit(estimate)`` (the median study's proportion under the model)."""
+        """``expit(estimate)``: the proportion of the median study under the model (conditional on a
+        random effect of 0), not the population average; see :meth:`marginal`."""
         return float(expit(self.estimate))
+
+    def marginal(self, level: float | None = None) -> MarginalProportion:
+        """The population-averaged proportion ``E[expit(beta + u)]``, ``u ~ N(0, tau^2)``, with its
+        delta-method CI on the logit scale (see :func:`marginal_proportion`)."""
+        return marginal_proportion(
+            self.estimate, np.sqrt(self.tau2), self.vcov, self.level if level is None else level
+        )
 
     @property
     def prop_ci_lower(self) -> float:
@@ -145,18 +154,22 @@ def _gauss_hermite(nagq: int) -> tuple[np.ndarray, np.ndarray]:
     return np.polynomial.hermite.hermgauss(nagq)
 
 
-def loglik(beta: float, tau: float, x, n, nagq: int = 7) -> float:
-    """Marginal log-likelihood (without the binomial coefficients) by adaptive Gauss-Hermite quadrature."""
+def loglik(beta, tau: float, x, n, nagq: int = 7) -> float:
+    """Marginal log-likelihood (without the binomial coefficients) by adaptive Gauss-Hermite quadrature.
+
+    ``beta`` is the fixed part of each study's logit: one number, or one per study (``X @ coefficients``
+    in a meta-regression)."""
     tau = abs(tau)
+    eta = np.broadcast_to(np.asarray(beta, dtype=float), np.shape(x))
     if tau < 1e-12:
-        return float(np.sum(_binom_ll(x, n, beta)))
+        return float(np.sum(_binom_ll(x, n, eta)))
     tau2 = tau * tau
-    bstar, curv = _modes(x, n, beta, tau2)
+    bstar, curv = _modes(x, n, eta, tau2)
     s = 1 / np.sqrt(curv)
     t, w = _gauss_hermite(nagq)
     b = bstar[:, None] + np.sqrt(2) * s[:, None] * t[None, :]
     h = (
-        _binom_ll(x[:, None], n[:, None], beta + b)
+        _binom_ll(x[:, None], n[:, None], eta[:, None] + b)
         - b**2 / (2 * tau2)
         - np.log(tau)
         - 0.5 * np.log(2 * np.pi)
@@ -183,29 +196,31 @@ def _hessian(f, x0: np.ndarray, h: float = 1e-3) -> np.ndarray:
     return hess
 
 
-def _maximise(nll, beta0: float) -> tuple[float, float, np.ndarray]:
-    """Minimise ``nll(beta, tau)`` over ``tau >= 0``: L-BFGS-B, then Newton steps on a finite-difference
-    gradient and Hessian (accepted only when they lower ``nll``). Returns ``beta``, ``tau`` and the
-    Hessian of ``nll`` there."""
+def _maximise(nll, beta0) -> tuple[np.ndarray, float, np.ndarray]:
+    """Minimise ``nll(coefficients..., tau)`` over ``tau >= 0``: L-BFGS-B, then Newton steps on a
+    finite-difference gradient and Hessian (accepted only when they lower ``nll``). Returns the
+    coefficients, ``tau`` and the Hessian of ``nll`` there (``tau`` last)."""
+    start = np.append(np.atleast_1d(np.asarray(beta0, dtype=float)), 0.5)
+    d = start.size
     r = optimize.minimize(
         nll,
-        np.array([beta0, 0.5]),
+        start,
         method="L-BFGS-B",
-        bounds=[(None, None), (0.0, 20.0)],
+        bounds=[(None, None)] * (d - 1) + [(0.0, 20.0)],
         options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 500},
     )
     par, f = r.x.copy(), float(r.fun)
     hess = _hessian(nll, par)
-    if par[1] > 1e-6:
+    if par[-1] > 1e-6:
         for _ in range(6):
             h = 1e-5
-            grad = np.array([(nll(par + e) - nll(par - e)) / (2 * h) for e in np.eye(2) * h])
+            grad = np.array([(nll(par + e) - nll(par - e)) / (2 * h) for e in np.eye(d) * h])
             try:
                 step = np.linalg.solve(hess, grad)
             except np.linalg.LinAlgError:
                 break
             cand = par - step
-            if cand[1] <= 0:
+            if cand[-1] <= 0:
                 break
             fc = nll(cand)
             if fc > f:
@@ -215,7 +230,18 @@ def _maximise(nll, beta0: float) -> tuple[float, float, np.ndarray]:
             hess = _hessian(nll, par)
             if converged:
                 break
-    return float(par[0]), float(abs(par[1])), hess
+    return par[:-1].copy(), float(abs(par[-1])), hess
+
+
+def _vcov(hess: np.ndarray, tau: float) -> np.ndarray:
+    """Covariance of ``(coefficients..., tau)``: the inverse Hessian of ``-log L``; with ``tau`` on the
+    boundary (or a Hessian that is not positive definite) ``tau`` is held fixed (variance 0)."""
+    d = hess.shape[0]
+    out = np.zeros((d, d))
+    if tau >= 1e-6 and np.all(np.linalg.eigvalsh(hess) > 0):
+        return np.linalg.inv(hess)
+    out[:-1, :-1] = np.linalg.inv(hess[:-1, :-1])
+    return out
 
 
 def _saturated_lrt(x, n) -> tuple[float, float]:
@@ -259,12 +285,12 @@ def rma_glmm(xi, ni, nAGQ: int = 7, level: float = 95) -> GLMMResult:  # noqa: N
         res = optimize.minimize_scalar(lambda b: -loglik(b, 0.0, x, n, nAGQ), bracket=(beta0 - 1, beta0 + 1))
         beta, tau = float(res.x), 0.0
         var_beta = 1 / _hessian(lambda b: -loglik(b[0], 0.0, x, n, nAGQ), np.array([beta]))[0, 0]
+        vcov = np.array([[var_beta, 0.0], [0.0, 0.0]])
     else:
-        beta, tau, hess = _maximise(nll, beta0)
-        if tau < 1e-6 or np.linalg.det(hess) <= 0:
-            var_beta = 1 / hess[0, 0]
-        else:
-            var_beta = float(np.linalg.inv(hess)[0, 0])
+        coefs, tau, hess = _maximise(nll, beta0)
+        beta = float(coefs[0])
+        vcov = _vcov(hess, tau)
+        var_beta = float(vcov[0, 0])
     se = float(np.sqrt(var_beta))
     tau2 = tau * tau
     zcrit = float(stats.norm.isf((1 - level / 100) / 2))
@@ -302,4 +328,180 @@ def rma_glmm(xi, ni, nAGQ: int = 7, level: float = 95) -> GLMMResult:  # noqa: N
         level=float(level),
         xi=x,
         ni=n,
+        vcov=vcov,
+    )
+
+
+@dataclass(frozen=True)
+class MarginalProportion:
+    """The population-averaged proportion of a logit-normal random-effects model with its CI.
+
+    ``estimate = E[expit(eta + u)]``, ``u ~ N(0, tau^2)``; ``lower``/``upper`` at ``conf_level`` (0-1)
+    from the delta method on the logit of the estimate; ``se`` is its standard error on the 0-1 scale;
+    ``conditional`` is ``expit(eta)`` (the median study) for comparison."""
+
+    estimate: float
+    lower: float
+    upper: float
+    conf_level: float
+    se: float
+    conditional: float
+    tau2: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row with the fields above."""
+        return pd.DataFrame([self.__dict__])
+
+
+def _normal_expectation(f, tau: float) -> float:
+    """``E[f(tau Z)]`` for ``Z ~ N(0, 1)`` by adaptive quadrature (QUADPACK) on the whole real line."""
+    from scipy import integrate
+
+    value, _ = integrate.quad(
+        lambda z: f(tau * z) * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi),
+        -np.inf,
+        np.inf,
+        epsabs=1e-14,
+        epsrel=1e-12,
+        limit=200,
+    )
+    return float(value)
+
+
+def marginal_parts(eta: float, tau: float) -> tuple[float, float, float]:
+    """``m = E[expit(eta + tau Z)]`` and its derivatives ``dm/deta = E[p(1 - p)]`` and
+    ``dm/dtau = E[Z p(1 - p)]`` (``p = expit(eta + tau Z)``, ``Z ~ N(0, 1)``)."""
+    if tau < 1e-12:
+        p = float(expit(eta))
+        return p, p * (1 - p), 0.0
+    m = _normal_expectation(lambda u: expit(eta + u), tau)
+    d_eta = _normal_expectation(lambda u: expit(eta + u) * expit(-(eta + u)), tau)
+    d_tau = _normal_expectation(lambda u: (u / tau) * expit(eta + u) * expit(-(eta + u)), tau)
+    return m, d_eta, d_tau
+
+
+def marginal_proportion(
+    eta: float, tau: float, vcov: np.ndarray, level: float = 95, x: np.ndarray | None = None
+) -> MarginalProportion:
+    """Population-averaged proportion ``E[expit(eta + u)]``, ``u ~ N(0, tau^2)``, with a delta-method CI.
+
+    ``vcov`` is the covariance of ``(coefficients..., tau)`` (inverse Hessian of ``-log L``); ``x`` the
+    moderator row (with the intercept's 1) giving ``eta = x' coefficients`` (``None``: intercept only).
+    The CI is ``expit(logit(m) -/+ z se_logit)`` with ``se_logit^2 = g' V g / (m (1 - m))^2`` and ``g``
+    the gradient of ``m`` (Zeger, Liang & Albert 1988, Biometrics 44:1049-1060, doi:10.2307/2531734, for
+    the population-averaged proportion of a logistic-normal model; Pavlou et al. 2015, BMC Med Res
+    Methodol 15:59, doi:10.1186/s12874-015-0046-6, for its delta-method interval).
+    """
+    p = vcov.shape[0] - 1
+    xrow = np.ones(1) if x is None else np.asarray(x, dtype=float).reshape(-1)
+    if xrow.size != p:
+        raise ValidationError(f"x needs {p} values (intercept included), got {xrow.size}")
+    m, d_eta, d_tau = marginal_parts(float(eta), float(tau))
+    grad = np.append(xrow * d_eta, d_tau)
+    var_m = float(grad @ vcov @ grad)
+    se_logit = np.sqrt(max(var_m, 0.0)) / (m * (1 - m))
+    z = float(stats.norm.isf((1 - level / 100) / 2))
+    lg = np.log(m / (1 - m))
+    return MarginalProportion(
+        estimate=m,
+        lower=float(expit(lg - z * se_logit)),
+        upper=float(expit(lg + z * se_logit)),
+        conf_level=level / 100,
+        se=float(np.sqrt(max(var_m, 0.0))),
+        conditional=float(expit(eta)),
+        tau2=float(tau) ** 2,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class GLMMRegression:
+    """A binomial-normal meta-regression (metafor ``rma.glmm(measure="PLO", mods = ~ ...)``):
+    coefficients on the logit scale with Wald CIs, ``tau^2`` (residual heterogeneity), the Wald test of
+    the moderators (``QM`` on ``p - 1`` df) and the covariance of ``(coefficients..., tau)``."""
+
+    names: tuple[str, ...]
+    coef: np.ndarray
+    se: np.ndarray
+    tau2: float
+    qm: float
+    qm_df: int
+    qm_p: float
+    loglik: float
+    k: int
+    nagq: int
+    level: float
+    vcov: np.ndarray = field(repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per coefficient: ``estimate, se, zval, pval, lower, upper`` (logit scale)."""
+        z = float(stats.norm.isf((1 - self.level / 100) / 2))
+        zval = self.coef / self.se
+        return pd.DataFrame(
+            {
+                "estimate": self.coef,
+                "se": self.se,
+                "zval": zval,
+                "pval": 2 * stats.norm.sf(np.abs(zval)),
+                "lower": self.coef - z * self.se,
+                "upper": self.coef + z * self.se,
+            },
+            index=pd.Index(self.names, name="term"),
+        )
+
+    def marginal_at(self, x, level: float | None = None) -> MarginalProportion:
+        """The population-averaged proportion for moderator values ``x`` (without the intercept)."""
+        xrow = np.append(1.0, np.asarray(x, dtype=float).reshape(-1))
+        eta = float(xrow @ self.coef)
+        return marginal_proportion(
+            eta, np.sqrt(self.tau2), self.vcov, self.level if level is None else level, xrow
+        )
+
+
+def rma_glmm_mods(xi, ni, mods, nAGQ: int = 7, level: float = 95) -> GLMMRegression:  # noqa: N803
+    """Fit ``x_i ~ Binomial(n_i, expit(X_i beta + b_i))``, ``b_i ~ N(0, tau^2)``, by ML (the model of the
+    module docstring with moderators; ``X`` = intercept plus ``mods``, an array or DataFrame with one row
+    per study). Standard errors from the inverse numerical Hessian in ``(beta, tau)``."""
+    x = np.asarray(xi, dtype=float).reshape(-1)
+    n = np.asarray(ni, dtype=float).reshape(-1)
+    if isinstance(mods, pd.Series):
+        mods = mods.to_frame()
+    names = [str(c) for c in mods.columns] if isinstance(mods, pd.DataFrame) else None
+    m = np.asarray(mods, dtype=float)
+    m = m.reshape(-1, 1) if m.ndim == 1 else m
+    if names is None:
+        names = [f"x{j + 1}" for j in range(m.shape[1])]
+    if m.shape[0] != x.size or not np.all(np.isfinite(m)):
+        raise ValidationError(f"mods needs {x.size} finite rows (got {m.shape[0]})")
+    if x.size <= m.shape[1] + 1:
+        raise ValidationError(
+            f"a meta-regression with {m.shape[1]} moderator(s) needs more than {m.shape[1] + 1} studies"
+        )
+    if np.any(n <= 0) or np.any(x < 0) or np.any(x > n) or x.sum() == 0 or x.sum() == n.sum():
+        raise ValidationError("need 0 <= xi <= ni, ni > 0, and some studies with events and some without all")
+    X = np.column_stack([np.ones(x.size), m])
+    yi, vi = escalc_prop(x, n, "PLO")
+    w = 1 / vi
+    start = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (w * yi))
+
+    def nll(par):
+        return -loglik(X @ par[:-1], par[-1], x, n, nAGQ)
+
+    coef, tau, hess = _maximise(nll, start)
+    vcov = _vcov(hess, tau)
+    se = np.sqrt(np.diag(vcov)[:-1])
+    b, v = coef[1:], vcov[1:-1, 1:-1]
+    qm = float(b @ np.linalg.solve(v, b))
+    return GLMMRegression(
+        names=("intrcpt", *names),
+        coef=coef,
+        se=se,
+        tau2=tau * tau,
+        qm=qm,
+        qm_df=b.size,
+        qm_p=float(stats.chi2.sf(qm, b.size)),
+        loglik=-float(nll(np.append(coef, tau))),
+        k=x.size,
+        nagq=nAGQ,
+        level=float(level),
+        vcov=vcov,
     )

@@ -12,6 +12,18 @@ comparator arms; see ``docs/meta-analysis.md``). Each study gives ``x_i`` of ``n
 Models: ``glmm`` (binomial-normal, :func:`~openhsct.evidence.glmm.rma_glmm`), ``logit``
 (``rma`` on logits) and ``ft`` (``rma`` on Freeman-Tukey double arcsines), see
 :mod:`openhsct.evidence.proportions`.
+
+What a pooled result says (``docs/meta-analysis.md``):
+
+- ``marginal`` (``glmm`` only): the population-averaged proportion ``E[expit(beta + u)]`` with its
+  delta-method CI; this is the headline ``proportion`` of a ``glmm`` pool and what public pages show;
+- ``median_study``: ``expit(beta)`` (``glmm``, ``logit``) or the back-transformed pooled value (``ft``),
+  the proportion of the median study, below the population average whenever ``tau^2 > 0`` and
+  ``expit(beta) < 1/2``;
+- ``crude``: ``sum(events) / sum(n)`` with the exact Clopper-Pearson interval.
+
+One study is never "pooled": with ``k = 1`` the result has ``kind = "single study"`` and carries the
+study's own proportion with its exact interval, no model, no prediction interval.
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ from openhsct.evidence.dataset import OUTCOMES, groupings, load_cohorts, load_po
 from openhsct.evidence.effects import escalc_prop
 from openhsct.evidence.glmm import GLMMResult, rma_glmm
 from openhsct.evidence.proportions import ProportionResult, rma_prop
+from openhsct.evidence.rates import Proportion, clopper_pearson, crude_rate
 
 MODELS = ("glmm", "logit", "ft")
 BY = ("era", "intensity", "phenotype")
@@ -40,13 +53,25 @@ _STUDY_COLUMNS = [
     "events",
     "n",
     "observed",
+    "row_type",
+    "overlap_group",
+    "death_ascertainment",
 ]
+
+POOLED = "pooled"
+SINGLE_STUDY = "single study"
 
 
 @dataclass(frozen=True, eq=False)
 class PooledOutcome:
     """A pooled proportion for one outcome (0-1 scale) with CI, prediction interval, heterogeneity, the
-    studies used (with citations and weights) and the rows left out (with the reason)."""
+    studies used (with citations and weights) and the rows left out (with the reason).
+
+    ``proportion``/``ci_lower``/``ci_upper`` are the headline: the population-averaged (``marginal``)
+    proportion for ``glmm``, the back-transformed pooled value for ``logit``/``ft``, and the study's own
+    proportion with its exact interval when ``kind == "single study"`` (``k = 1``; then the prediction
+    interval and ``q_p`` are NaN). ``median_study`` and ``crude`` are given beside it (module docstring).
+    """
 
     outcome: str
     label: str
@@ -68,38 +93,57 @@ class PooledOutcome:
     q_p: float
     studies: pd.DataFrame
     excluded: pd.DataFrame
-    fit: GLMMResult | ProportionResult = field(repr=False)
+    fit: GLMMResult | ProportionResult | None = field(repr=False)
+    kind: str = POOLED
+    crude: Proportion | None = None
+    median_study: Proportion | None = None
+    marginal: Proportion | None = None
+
+    @property
+    def events(self) -> float:
+        """Events (effective events for a percentage outcome) summed over the studies."""
+        return float(self.studies["events"].sum())
 
     def to_frame(self) -> pd.DataFrame:
-        """One row with the pooled proportion, its intervals, heterogeneity and the settings used."""
-        return pd.DataFrame(
-            [
-                {
-                    "outcome": self.outcome,
-                    "model": self.model,
-                    "method": self.method,
-                    "test": self.test,
-                    "level": self.level,
-                    "k": self.k,
-                    "n_total": self.n_total,
-                    "proportion": self.proportion,
-                    "ci_lower": self.ci_lower,
-                    "ci_upper": self.ci_upper,
-                    "pi_lower": self.pi_lower,
-                    "pi_upper": self.pi_upper,
-                    "tau2": self.tau2,
-                    "i2": self.i2,
-                    "q": self.q,
-                    "q_df": self.q_df,
-                    "q_p": self.q_p,
-                }
-            ]
-        )
+        """One row with the headline proportion, its intervals, the marginal, median-study and crude
+        estimates (``<name>_estimate/_lower/_upper``), heterogeneity and the settings used."""
+        row = {
+            "outcome": self.outcome,
+            "kind": self.kind,
+            "model": self.model,
+            "method": self.method,
+            "test": self.test,
+            "level": self.level,
+            "k": self.k,
+            "n_total": self.n_total,
+            "events": self.events,
+            "proportion": self.proportion,
+            "ci_lower": self.ci_lower,
+            "ci_upper": self.ci_upper,
+            "pi_lower": self.pi_lower,
+            "pi_upper": self.pi_upper,
+        }
+        for name in ("marginal", "median_study", "crude"):
+            est: Proportion | None = getattr(self, name)
+            for part in ("estimate", "lower", "upper"):
+                row[f"{name}_{part}"] = np.nan if est is None else getattr(est, part)
+        row.update(tau2=self.tau2, i2=self.i2, q=self.q, q_df=self.q_df, q_p=self.q_p)
+        return pd.DataFrame([row])
 
     def to_dict(self) -> dict:
-        """JSON-ready summary with the list of studies (for ``--json`` and the portal)."""
-        out = {k: _plain(v) for k, v in self.to_frame().iloc[0].to_dict().items()}
+        """JSON-ready summary with the list of studies (for ``--json`` and the portal); ``marginal``,
+        ``median_study`` and ``crude`` are nested dicts (``estimate, lower, upper, conf_level, n,
+        events, method``) or ``None``."""
+        frame = self.to_frame().iloc[0].to_dict()
+        out = {
+            k: _plain(v)
+            for k, v in frame.items()
+            if not k.startswith(("marginal_", "median_study_", "crude_"))
+        }
         out["label"] = self.label
+        for name in ("marginal", "median_study", "crude"):
+            est = getattr(self, name)
+            out[name] = None if est is None else {k: _plain(v) for k, v in est.to_dict().items()}
         out["studies"] = json_records(self.studies)
         out["excluded"] = json_records(self.excluded)
         return out
@@ -160,11 +204,30 @@ def pool_studies(
         raise ValidationError(f"model must be one of {MODELS} (got {model!r})")
     if studies.empty:
         raise ValidationError(f"no studies to pool for {outcome}")
+    excluded = excluded if excluded is not None else studies.iloc[0:0]
+    if len(studies) == 1:
+        return single_study(studies, outcome, model, level, excluded)
     x = studies["events"].to_numpy(float)
     n = studies["n"].to_numpy(float)
+    conf = level / 100
+    crude = crude_rate(x, n, conf)
+    marginal = None
     if model == "glmm":
         fit = rma_glmm(x, n, level=level)
-        prop = (fit.proportion, fit.prop_ci_lower, fit.prop_ci_upper, fit.prop_pi_lower, fit.prop_pi_upper)
+        m = fit.marginal()
+        marginal = Proportion(
+            m.estimate, m.lower, m.upper, conf, int(n.sum()), float(x.sum()), "delta method"
+        )
+        median = Proportion(
+            fit.proportion,
+            fit.prop_ci_lower,
+            fit.prop_ci_upper,
+            conf,
+            int(n.sum()),
+            float(x.sum()),
+            "Wald (logit)",
+        )
+        prop = (m.estimate, m.lower, m.upper, fit.prop_pi_lower, fit.prop_pi_upper)
         het = (fit.tau2, fit.i2, fit.q_lrt, fit.q_lrt_df, fit.q_lrt_p)
         _, vi = escalc_prop(x, n, "PLO")
         method_used, test_used = "ML", "z"
@@ -177,6 +240,9 @@ def pool_studies(
             test=test,
             level=level,
             labels=studies["key"].tolist(),
+        )
+        median = Proportion(
+            fit.proportion, fit.ci_lower, fit.ci_upper, conf, int(n.sum()), float(x.sum()), test
         )
         prop = (fit.proportion, fit.ci_lower, fit.ci_upper, fit.pi_lower, fit.pi_upper)
         het = (fit.fit.tau2, fit.fit.i2, fit.fit.q, fit.fit.q_df, fit.fit.q_p)
@@ -204,8 +270,46 @@ def pool_studies(
         q_df=int(het[3]),
         q_p=float(het[4]),
         studies=studies,
-        excluded=excluded if excluded is not None else studies.iloc[0:0],
+        excluded=excluded,
         fit=fit,
+        kind=POOLED,
+        crude=crude,
+        median_study=median,
+        marginal=marginal,
+    )
+
+
+def single_study(
+    studies: pd.DataFrame, outcome: str, model: str, level: float, excluded: pd.DataFrame
+) -> PooledOutcome:
+    """One study, not pooled: its own proportion with the exact Clopper-Pearson interval, ``kind =
+    "single study"``, no model fit, no prediction interval, no heterogeneity."""
+    row = studies.iloc[0]
+    own = clopper_pearson(float(row["events"]), float(row["n"]), level / 100)
+    return PooledOutcome(
+        outcome=outcome,
+        label=OUTCOMES[outcome].label,
+        model=model,
+        method="none (one study)",
+        test="none",
+        level=float(level),
+        k=1,
+        n_total=int(row["n"]),
+        proportion=own.estimate,
+        ci_lower=own.lower,
+        ci_upper=own.upper,
+        pi_lower=float("nan"),
+        pi_upper=float("nan"),
+        tau2=0.0,
+        i2=0.0,
+        q=0.0,
+        q_df=0,
+        q_p=float("nan"),
+        studies=studies.assign(weight_pct=100.0),
+        excluded=excluded,
+        fit=None,
+        kind=SINGLE_STUDY,
+        crude=own,
     )
 
 
@@ -220,6 +324,18 @@ def pooled_outcome(
     """
     studies, excluded = outcome_studies(outcome)
     return pool_studies(studies, outcome, model, method, test, level, excluded)
+
+
+def _model_scale(pooled: PooledOutcome) -> tuple[float, float]:
+    """The pooled value and its SE on the model scale; for a single study its escalc ``PLO`` logit (or
+    NaN SE when it has no event, so it takes no part in the test)."""
+    if pooled.fit is not None:
+        return pooled.fit.estimate, pooled.fit.se
+    row = pooled.studies.iloc[0]
+    if row["events"] in (0, row["n"]):
+        return float("nan"), float("nan")
+    yi, vi = escalc_prop([row["events"]], [row["n"]], "PLO")
+    return float(yi[0]), float(np.sqrt(vi[0]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -258,9 +374,9 @@ def pooled_outcome_by(
             )
         except ValidationError as exc:
             not_fitted[str(group)] = exc.message
-    est = np.array([g.fit.estimate for g in groups.values()])
-    se = np.array([g.fit.se for g in groups.values()])
-    usable = np.isfinite(se) & (se > 0)  # a single study under knha has no usable SE
+    scale = np.array([_model_scale(g) for g in groups.values()], dtype=float).reshape(-1, 2)
+    est, se = scale[:, 0], scale[:, 1]
+    usable = np.isfinite(se) & (se > 0)
     est, se = est[usable], se[usable]
     if len(est) >= 2:
         w = 1 / se**2
