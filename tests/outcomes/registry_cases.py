@@ -190,7 +190,7 @@ def rows() -> dict[str, list[dict]]:
         ],
         "relapses": [_r("C1", "PC", onset_date="2020-09-01")],
         "mri_scans": [
-            scan("PA", "2020-04-01", "yes", "2", "yes", "1"),
+            scan("PA", "2020-04-01", "yes", "2", "yes", "0"),
             scan("PA", "2021-01-05", "yes", "0", "no", ""),
             scan("PA", "2022-01-05", "yes", "0", "yes", "0"),
             scan("PC", "2019-09-15", "yes", "0", "no", ""),

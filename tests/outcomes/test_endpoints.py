@@ -12,7 +12,7 @@ from openhsct.outcomes.endpoints import (
     edss_change,
     endpoint_data,
     era,
-    minimum_change,
+    registry_delta,
     registry_outcomes,
 )
 from openhsct.outcomes.kaplan_meier import kaplan_meier
@@ -49,15 +49,19 @@ def test_baseline_is_the_last_pre_transplant_edss(outcomes):
 
 def test_progression_free_survival_by_hand(outcomes):
     p = _by_code(outcomes)
-    # A: CDW 3.0 -> 4.0 at day 366, confirmed at day 547; B, E: death; C: death at 1310 (no CDW).
+    # A: CDW 3.0 -> 4.0 at day 366, confirmed at day 547; B, E: death in year 1.
     assert p.loc["PA", "cdw_day"] == 366
     assert (p.loc["PA", "pfs_time"], p.loc["PA", "pfs_event"]) == (366, 1)
     assert (p.loc["PB", "pfs_time"], p.loc["PB", "pfs_event"]) == (40, 1)
-    assert (p.loc["PC", "pfs_time"], p.loc["PC", "pfs_event"]) == (1310, 1)
+    # C: EDSS at days 366 and 731, death at day 1310 (579 days after the last EDSS visit): censored at day
+    # 366, the last visit from which a worsening could still have been confirmed (731 - 366 >= 24 weeks).
+    assert p.loc["PC", "edss_censor_day"] == 366
+    assert (p.loc["PC", "pfs_time"], p.loc["PC", "pfs_event"]) == (366, 0)
     assert np.isnan(p.loc["PD", "pfs_time"])  # no baseline: not in PFS
-    assert (p.loc["PF", "pfs_time"], p.loc["PF", "pfs_event"]) == (366, 0)
+    # F: one EDSS visit after day 0 (day 366) and nothing later: no worsening could have been confirmed.
+    assert (p.loc["PF", "pfs_time"], p.loc["PF", "pfs_event"]) == (0, 0)
     t, e = endpoint_data(outcomes.patients, "pfs")
-    assert len(t) == 5 and e.sum() == 4
+    assert len(t) == 5 and e.sum() == 3
 
 
 def test_relapse_free_survival_by_hand(outcomes):
@@ -83,14 +87,19 @@ def test_mri_activity_free_survival_counts_after_rebaseline_only(outcomes):
 def test_event_free_survival_is_the_first_component(outcomes):
     p = _by_code(outcomes)
     assert (p.loc["PA", "efs_time"], p.loc["PA", "efs_event"]) == (366, 1)  # CDW
-    assert (p.loc["PC", "efs_time"], p.loc["PC", "efs_event"]) == (458, 1)  # relapse before MRI and death
+    # C: relapse at day 458, but EDSS is assessable only to day 366 (last confirmable visit): EFS is censored
+    # at the earliest of the components' last assessments, and an event after it is not counted (counting it
+    # while event-free patients are censored earlier would bias NEDA-3 downwards).
+    assert p.loc["PC", "edss_censor_day"] == 366 and p.loc["PC", "last_mri_day"] == 735
+    assert (p.loc["PC", "efs_time"], p.loc["PC", "efs_event"]) == (366, 0)
     assert np.isnan(p.loc["PD", "efs_time"])
 
 
 def test_trm_causes_attributed_and_day100():
     tables = registry_cases.tables()
-    att = registry_outcomes(tables, as_of=registry_cases.AS_OF).patients.set_index("patient_code")
-    d100 = registry_outcomes(tables, as_of=registry_cases.AS_OF, trm_definition="day100").patients
+    att = registry_outcomes(tables, as_of=registry_cases.AS_OF, trm_definition="attributed").patients
+    att = att.set_index("patient_code")
+    d100 = registry_outcomes(tables, as_of=registry_cases.AS_OF).patients  # day 100 is the default
     d100 = d100.set_index("patient_code")
     # B: related (TRM); C: not related (competing); E: unknown -> TRM when attributed, competing by day 100 rule.
     assert list(att.loc[["PA", "PB", "PC", "PE"], "trm_cause"]) == [0, 1, 2, 1]
@@ -136,7 +145,7 @@ def test_bands_eras_and_minimum_change():
         "unknown",
     ]
     assert list(era([2009, 2010, 2017, 2018])) == ["before 2010", "2010-2017", "2010-2017", "2018+"]
-    assert list(minimum_change([0, 1.0, 5.0, 5.5])) == [1.5, 1.0, 1.0, 0.5]
+    assert list(registry_delta([0, 1.0, 5.0, 5.5, 6.0])) == [1.5, 1.0, 1.0, 1.0, 0.5]
 
 
 def test_empty_registry_gives_no_patients():

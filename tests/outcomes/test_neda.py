@@ -22,9 +22,18 @@ def test_rebaseline_scan_is_the_first_on_or_after_day_90():
     s = _scans((0, 30, "yes", 5, "yes", 2), (0, 95, "yes", 3, "yes", 1), (0, 400, "yes", 0, "yes", 0))
     r = scan_readings(s, 1)
     assert list(r["rebaseline_day"]) == [95, 95, 95]
-    assert list(r["active"]) == [False, False, False]  # activity on and before the re-baseline is not counted
+    # Before the re-baseline nothing counts; on it, the Gd+ lesion counts (it formed after treatment: enhancement
+    # lasts weeks) but its 3 new T2 lesions, read against the pre-treatment scan, would not.
+    assert list(r["active"]) == [False, True, False]
     act = mri_activity(r, 1)
-    assert np.isnan(act.loc[0, "mri_active_day"]) and act.loc[0, "last_mri_day"] == 400
+    assert act.loc[0, "mri_active_day"] == 95 and act.loc[0, "last_mri_day"] == 400
+
+
+def test_new_t2_on_the_rebaseline_scan_is_not_activity():
+    s = _scans((0, 30, "yes", 5, "yes", 2), (0, 95, "yes", 3, "yes", 0), (0, 400, "yes", 0, "yes", 0))
+    r = scan_readings(s, 1)
+    assert list(r["active"]) == [False, False, False]
+    assert np.isnan(mri_activity(r, 1).loc[0, "mri_active_day"])
 
 
 def test_a_later_rebaseline_day_moves_the_reference():

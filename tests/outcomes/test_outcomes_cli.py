@@ -49,7 +49,8 @@ def test_all_centres(registry, tmp_path):
         ([], "either --centre CODE or --all"),
         (["--centre", "NRT", "--currency", "ABC"], "unknown currency"),
         (["--centre", "NRT", "--as-of", "not-a-date"], "not a date"),
-        (["--centre", "NRT", "--trm", "other"], "attributed or day100"),
+        (["--centre", "NRT", "--trm", "other"], "'other' is not one of"),
+        (["--centre", "NRT", "--definition", "x"], "'x' is not one of"),
     ],
 )
 def test_user_errors_exit_2_without_traceback(registry, args, message):

@@ -60,7 +60,10 @@ def test_summary_has_the_portal_contract_and_is_json(c1):
     }
     for key, fields in CONTRACT.items():
         assert set(c1[key]) >= fields, key
-    assert set(c1["endpoints"]) == {"pfs", "rfs", "mri_afs", "efs", "os"}
+    assert set(c1["endpoints"]) == {"pfs", "rfs", "mri_afs", "efs", "os", "cdi", "pira", "raw"}
+    kinds = {k: b["kind"] for k, b in c1["endpoints"].items()}
+    assert {k for k, v in kinds.items() if v == "incidence"} == {"cdi", "pira", "raw"}
+    assert set(c1["trm_family"]) == {"day100", "attributed", "procedure_itt"}
     for block in c1["endpoints"].values():
         assert set(block) >= {"label", "definition", "source", "n", "events", "curve", "at"}
         assert [a["years"] for a in block["at"]] == [1, 2, 5, 10]
@@ -107,8 +110,8 @@ def test_curve_agrees_with_kaplan_meier(tables, c1):
             assert by_time[round(row.time, 9)]["n_risk"] == row.n_risk
 
 
-def test_trm_attributed_by_hand(c1):
-    trm = c1["trm"]
+def test_trm_attributed_by_hand(tables):
+    trm = centre_summary(tables, "C1", as_of=registry_cases.AS_OF, trm_definition="attributed")["trm"]
     # TRM at 40 (B) and 200 (E, attribution unknown); C's death at 1310 competes; D censored at 31.
     assert (trm["n"], trm["deaths"]) == (5, 2)
     assert trm["day100"]["estimate"] == pytest.approx(0.25) and trm["day100"]["n_risk"] == 3
@@ -116,8 +119,18 @@ def test_trm_attributed_by_hand(c1):
     assert trm["day100"]["lower"] < 0.25 < trm["day100"]["upper"]
 
 
+def test_trm_family_is_labelled_and_matches_each_definition(c1, tables):
+    fam = c1["trm_family"]
+    assert fam["day100"]["label"] == "Deaths from any cause by day 100"
+    assert fam["attributed"]["label"].startswith("Transplant-attributed deaths")
+    assert fam["procedure_itt"]["label"].endswith("(intention to treat)")
+    attributed = centre_summary(tables, "C1", as_of=registry_cases.AS_OF, trm_definition="attributed")
+    assert fam["attributed"]["year1"] == attributed["trm"]["year1"]
+    assert fam["day100"] == c1["trm"]  # the public figure is the all-cause day-100 one
+
+
 def test_trm_by_the_100_day_definition(tables):
-    s = centre_summary(tables, "C1", as_of=registry_cases.AS_OF, trm_definition="day100")
+    s = centre_summary(tables, "C1", as_of=registry_cases.AS_OF)
     assert s["trm"]["deaths"] == 1 and s["trm"]["definition_key"] == "day100"
     assert s["trm"]["day100"]["estimate"] == pytest.approx(0.25)
     assert s["trm"]["year1"]["estimate"] == pytest.approx(0.25)  # no TRM after day 100 by definition

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -10,6 +11,17 @@ from rich.table import Table
 
 from openhsct.commands._common import console, django
 from openhsct.errors import OpenHSCTError
+
+
+class TrmDefinition(StrEnum):
+    day100 = "day100"
+    attributed = "attributed"
+
+
+class EndpointDefinition(StrEnum):
+    registry = "registry"
+    mist = "mist"
+    openhsct_01 = "openhsct-0.1"
 
 
 def _pct(value) -> str:
@@ -20,6 +32,13 @@ def _ci(block: dict) -> str:
     if block.get("estimate") is None:
         return "—"
     return f"{_pct(block['estimate'])} ({_pct(block['lower'])}–{_pct(block['upper'])})"
+
+
+def _complement(a: dict) -> dict:
+    """1 - S(t) with its interval: the share of patients with the event by t."""
+    if a.get("estimate") is None:
+        return a
+    return {"estimate": 1 - a["estimate"], "lower": 1 - a["upper"], "upper": 1 - a["lower"]}
 
 
 def _print_summary(s: dict) -> None:
@@ -36,25 +55,28 @@ def _print_summary(s: dict) -> None:
     for col in ("endpoint", "n", "events", "1 year", "2 years", "5 years", "10 years"):
         t.add_column(col, justify="left" if col == "endpoint" else "right")
     for block in s["endpoints"].values():
+        incidence = block.get("kind") == "incidence"
         t.add_row(
-            block["label"],
+            block["label"] + (" (share with it)" if incidence else ""),
             f"{block['n']:,}",
             f"{block['events']:,}",
-            *[f"{_ci(a)} [{a['n_risk']:,}]" for a in block["at"]],
+            *[f"{_ci(_complement(a) if incidence else a)} [{a['n_risk']:,}]" for a in block["at"]],
         )
     console.print(t)
-    t = Table(title="TRM, NEDA-3, grade ≥3 adverse events, EDSS change, costs (95% CI)")
+    t = Table(title="Mortality, NEDA-3, grade ≥3 adverse events, EDSS change, costs (95% CI)")
     for col in ("measure", "n", "value"):
         t.add_column(col, justify="left" if col == "measure" else "right")
-    trm = s["trm"]
-    for key, label in (("day100", "day 100"), ("year1", "1 year")):
-        t.add_row(
-            f"Transplant-related mortality at {label} ({trm['definition_key']})",
-            f"{trm['n']:,}",
-            f"{_ci(trm[key])} [{trm[key]['events']} deaths; {trm[key]['n_risk']:,} at risk]",
-        )
+    for key, trm in s["trm_family"].items():
+        if key == "procedure_itt":
+            t.add_row(trm["label"], f"{trm['n']:,}",
+                      f"{_ci(trm)} [{trm['events']} deaths, {trm['before_day0']} before day 0]")
+            continue
+        at = trm["day100"] if key == "day100" else trm["year1"]
+        t.add_row(trm["label"], f"{trm['n']:,}", f"{_ci(at)} [{at['events']} deaths; {at['n_risk']:,} at risk]")
     for r in s["neda3"]:
-        t.add_row(f"NEDA-3 at {r['years']} years (evaluable)", f"{r['n_evaluable']:,}", _ci(r))
+        t.add_row(f"NEDA-3 at {r['years']} years (Kaplan–Meier)", f"{r['n']:,}", f"{_ci(r)} [{r['n_risk']:,}]")
+        c = r["crude"]
+        t.add_row(f"NEDA-3 at {r['years']} years (crude, evaluable patients)", f"{c['n_evaluable']:,}", _ci(c))
     g = s["grade3_events"]
     t.add_row("Patients with a grade ≥3 adverse event", f"{g['n']:,}", _ci(g))
     for r in s["edss_change"]:
@@ -62,7 +84,8 @@ def _print_summary(s: dict) -> None:
             "—"
             if r["mean_change"] is None
             else (
-                f"mean {r['mean_change']:+.2f}; improved {r['improved']}, stable {r['stable']}, worse {r['worse']}"
+                f"mean {r['mean_change']:+.2f}; confirmed improvement {r['improved']}, stable {r['stable']}, "
+                f"confirmed worsening {r['worse']}"
             )
         )
         t.add_row(f"EDSS change at {r['years']} year{'s' if r['years'] > 1 else ''}", f"{r['n']:,}", value)
@@ -112,25 +135,39 @@ def outcomes(
     json_out: Path = typer.Option(None, "--json", help="Also write the summary as JSON to this file."),
     currency: str = typer.Option("EUR", "--currency", help="Currency for costs (fixed documented rates)."),
     as_of: str = typer.Option(None, "--as-of", help="Data-as-of date YYYY-MM-DD (default: latest record)."),
-    trm_definition: str = typer.Option("attributed", "--trm", help="TRM definition: attributed or day100."),
+    trm_definition: TrmDefinition = typer.Option(
+        TrmDefinition.day100, "--trm",
+        help="Headline mortality: day100 = any death by day 100 (as published series); attributed = deaths "
+        "attributed to the transplant. All three measures are always printed.",
+    ),
+    definition: EndpointDefinition = typer.Option(
+        EndpointDefinition.registry, "--definition",
+        help="Disability endpoints: registry (default), mist (worsening in the first 3 months ignored) or "
+        "openhsct-0.1 (the earlier definition, as a sensitivity analysis). See docs/endpoints.md.",
+    ),
 ) -> None:
     """Outcome summary of a centre (survival endpoints, TRM, NEDA-3, EDSS change, costs). Not medical advice."""
     from openhsct.outcomes.currency import conversion_rates
-    from openhsct.outcomes.endpoints import TRM_DEFINITIONS
 
     if bool(centre) == all_centres:
         raise OpenHSCTError("give either --centre CODE or --all", exit_code=2)
-    if trm_definition not in TRM_DEFINITIONS:
-        raise OpenHSCTError(f"--trm {trm_definition!r}: use {' or '.join(TRM_DEFINITIONS)}", exit_code=2)
     conversion_rates(currency)
     when = _as_of(as_of)
     django()
     from openhsct.outcomes import summary as S
+    from openhsct.registry.consent import publishable
     from openhsct.registry.exporter import registry_frames
 
     with console.status("Reading the registry…"):
-        tables = registry_frames(typed=True)
-    options = {"currency": currency.upper(), "trm_definition": trm_definition}
+        consent = publishable(registry_frames(typed=True))
+        tables = consent.tables
+    if consent.n_excluded:
+        console.print(
+            f"{consent.n_excluded:,} patients left out: consent withdrawn, not given or not for publication "
+            f"({', '.join(f'{c}: {k}' for c, k in consent.excluded.items() if k)})."
+        )
+    options = {"currency": currency.upper(), "trm_definition": trm_definition.value,
+               "definition": definition.value}
     if centre:
         with console.status(f"Summarising {centre}…"):
             result = S.centre_summary(tables, centre, as_of=when, **options)
@@ -142,7 +179,9 @@ def outcomes(
             reference = S.all_centres_summary(tables, as_of=when, **options)
             codes = sorted(tables["centres"]["centre_code"].astype(str))
             per_centre = {code: S.centre_summary(tables, code, as_of=when, **options) for code in codes}
-            comparison = S.centre_comparison(tables, as_of=when, trm_definition=trm_definition)
+            comparison = S.centre_comparison(
+                tables, as_of=when, trm_definition=trm_definition.value, definition=definition.value
+            )
         _print_summary(reference)
         _print_comparison(comparison)
         result = {

@@ -15,7 +15,8 @@ after it (the re-baselining of the MAGNIMS–CMSC–NAIMS consensus, Wattjes et 
 2021;20:653, "3–6 months after starting" a highly effective therapy; the EBMT recommendations, Sharrack et al.
 *Bone Marrow Transplant* 2020;55:283, schedule MRI at about 6 months and then yearly). Rule used here: the
 re-baseline scan is the first scan dated on or after day ``rebaseline_from_days`` (default 90, the start of
-that 3–6-month window); activity on it or before it is not counted; every later scan counts.
+that 3–6-month window); T2 activity on it or before it is not counted, a Gd+ lesion on it is (enhancement
+lasts weeks, so it formed after the treatment); every later scan counts.
 
 **Not done is not "no activity".** A scan's T2 reading counts only when ``t2_assessed`` is ``yes``, its Gd
 reading only when ``gd_assessed`` is ``yes``; ``no``/``unknown`` give no information either way. NEDA-3 is
@@ -56,9 +57,13 @@ def scan_readings(
     ``scans`` has one row per scan with ``pid`` (patient position 0..n-1), ``day`` (days from day 0) and the
     registry's ``t2_assessed, new_enlarging_t2, gd_assessed, gd_lesions``. Returns the scans sorted by
     (pid, day) with added columns ``rebaseline_day`` (the patient's re-baseline scan day, NaN if none),
-    ``after_rebaseline``, ``t2_read`` / ``gd_read`` (assessed = yes), ``active`` (after the re-baseline, a
-    read T2 with new/enlarging lesions or a read Gd with Gd+ lesions) and ``informative`` (after the
-    re-baseline and at least one reading done).
+    ``after_rebaseline``, ``t2_read`` / ``gd_read`` (assessed = yes), ``active`` (a read Gd with Gd+ lesions
+    on or after the re-baseline scan, or a read T2 with new/enlarging lesions after it) and ``informative``
+    (after the re-baseline and at least one reading done).
+
+    Gd+ on the re-baseline scan counts: enhancement lasts a few weeks (Wattjes et al. *Lancet Neurol*
+    2021;20:653), so a lesion enhancing at day 90 or later formed after the treatment. New/enlarging T2 on
+    the re-baseline scan does not: it is read against the pre-treatment scan.
     """
     s = scans.sort_values(["pid", "day"], kind="stable").reset_index(drop=True)
     pid = s["pid"].to_numpy(dtype=np.int64)
@@ -70,7 +75,9 @@ def scan_readings(
     after = day > rebaseline[pid]  # NaN compares False: no re-baseline, nothing counts
     t2_read = _assessed(s["t2_assessed"])
     gd_read = _assessed(s["gd_assessed"])
-    active = after & ((t2_read & _positive(s["new_enlarging_t2"])) | (gd_read & _positive(s["gd_lesions"])))
+    on_rebaseline = day == rebaseline[pid]
+    gd_active = gd_read & _positive(s["gd_lesions"])
+    active = (after & ((t2_read & _positive(s["new_enlarging_t2"])) | gd_active)) | (on_rebaseline & gd_active)
     return s.assign(
         rebaseline_day=rebaseline[pid],
         after_rebaseline=after,

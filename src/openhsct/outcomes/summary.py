@@ -25,11 +25,14 @@ from openhsct.outcomes.endpoints import (
     DAYS_PER_YEAR,
     EDSS_BANDS,
     ENDPOINTS,
+    SURVIVAL_KEYS,
+    TRM_LABELS,
     TRM_TEXT,
     Locator,
     RegistryOutcomes,
     edss_change,
     endpoint_data,
+    procedure_mortality,
     registry_outcomes,
 )
 from openhsct.outcomes.followup import data_as_of, followup_completeness
@@ -43,8 +46,8 @@ CURVE_POINTS = 200
 STRATA = ("phenotype", "edss_band", "intensity", "era")
 # The top-level sections of a centre summary, in the order a reader meets them (the portal's contract).
 SUMMARY_SECTIONS = (
-    "centre", "as_of", "n_patients", "per_year", "followup", "endpoints", "trm", "grade3_events",
-    "edss_change", "did_not_do_well", "costs", "strata",
+    "centre", "as_of", "n_patients", "per_year", "followup", "endpoints", "trm", "trm_family", "neda3",
+    "grade3_events", "edss_change", "did_not_do_well", "costs", "strata",
 )
 TIMING_BANDS = (
     (-math.inf, 0, "before day 0"),
@@ -116,6 +119,7 @@ def survival_endpoint(
     t, e = endpoint_data(patients, key)
     block = {
         "label": spec.label,
+        "kind": "survival" if key in SURVIVAL_KEYS else "incidence",
         "definition": spec.definition,
         "source": spec.source,
         "events_counted": spec.events,
@@ -177,12 +181,27 @@ def trm_incidence(time_days: np.ndarray, cause: np.ndarray) -> pd.DataFrame:
     )
 
 
+def trm_times(patients: pd.DataFrame, definition: str) -> tuple[np.ndarray, np.ndarray]:
+    """(time in days, cause: 0 censored, 1 the definition's death, 2 competing death) of every patient for a
+    TRM definition computed from the patient table: ``day100`` — any death by day 100, later deaths
+    competing; ``attributed`` — deaths attributed to the transplant (or unknown), others competing."""
+    if definition == "day100":
+        death = patients["death_day"].to_numpy(dtype=float)
+        dead = ~np.isnan(death)
+        cause = np.where(dead & (death <= 100), 1, np.where(dead, 2, 0)).astype(np.int8)
+        return patients["nrm_time"].to_numpy(dtype=float), cause
+    if definition == "attributed":
+        return patients["nrm_time"].to_numpy(dtype=float), patients["nrm_cause"].to_numpy()
+    raise ValueError(f"no TRM definition {definition!r}")
+
+
 def trm_block(patients: pd.DataFrame, definition: str, max_points: int = CURVE_POINTS) -> dict:
-    """TRM cumulative incidence at day 100 and year 1 (with n at risk), and its curve in days."""
+    """TRM cumulative incidence at day 100 and year 1 (with n at risk), and its curve in days, for one
+    definition (``day100`` or ``attributed``: :data:`openhsct.outcomes.endpoints.TRM_TEXT`)."""
     text, source = TRM_TEXT[definition]
-    t = patients["trm_time"].to_numpy(dtype=float)
-    c = patients["trm_cause"].to_numpy()
+    t, c = trm_times(patients, definition)
     block = {
+        "label": TRM_LABELS[definition],
         "definition": text,
         "source": source,
         "definition_key": definition,
@@ -190,14 +209,14 @@ def trm_block(patients: pd.DataFrame, definition: str, max_points: int = CURVE_P
         "deaths": int((c == 1).sum()),
         "competing_deaths": int((c == 2).sum()),
     }
+    cif = trm_incidence(t, c) if t.size else None
     for name, day in (("day100", 100.0), ("year1", DAYS_PER_YEAR)):
-        at = _cif_at(trm_incidence(t, c), day) if t.size else {"estimate": None, "lower": None, "upper": None}
+        at = _cif_at(cif, day) if t.size else {"estimate": None, "lower": None, "upper": None}
         at["n_risk"] = int((t >= day).sum())
         at["events"] = int(((c == 1) & (t <= day)).sum())
         block[name] = at
     block["curve"] = []
     if t.size:
-        cif = trm_incidence(t, c)
         steps = cif.loc[(cif["n_event"] > 0).to_numpy() | (np.arange(len(cif)) == len(cif) - 1)]
         block["curve"] = [
             {"time_days": 0.0, "cif": 0.0, "lower": 0.0, "upper": 0.0, "n_risk": int(t.size)}
@@ -212,6 +231,18 @@ def trm_block(patients: pd.DataFrame, definition: str, max_points: int = CURVE_P
             for r in _thin(steps, max_points).itertuples()
         ]
     return block
+
+
+def trm_family(tables: dict[str, pd.DataFrame], patients: pd.DataFrame, as_of) -> dict:
+    """The three mortality measures, each labelled with its definition: ``day100`` (all-cause death by day
+    100, the comparison with published series), ``attributed`` (non-relapse mortality attributed to the
+    transplant, read at 1 year) and ``procedure_itt`` (deaths from the start of mobilisation, intention to
+    treat, :func:`openhsct.outcomes.endpoints.procedure_mortality`)."""
+    return {
+        "day100": trm_block(patients, "day100"),
+        "attributed": trm_block(patients, "attributed"),
+        "procedure_itt": procedure_mortality(tables, as_of=as_of),
+    }
 
 
 # ---- other blocks ---------------------------------------------------------------------------------
@@ -416,21 +447,33 @@ def _followup(tables, outcomes: RegistryOutcomes) -> dict:
 
 
 def _neda_block(outcomes: RegistryOutcomes) -> list[dict]:
+    """NEDA-3 at 2 and 5 years: the Kaplan–Meier event-free survival of :data:`ENDPOINTS` ``efs`` (the
+    published form), with the crude proportion among evaluable patients as a secondary figure."""
+    t, e = endpoint_data(outcomes.patients, "efs")
+    km = survival_at(t, e, NEDA_YEARS)
     out = []
-    for y in NEDA_YEARS:
+    for y, a in zip(NEDA_YEARS, km, strict=True):
         r = neda3(outcomes.patients, outcomes.readings, y)
         out.append(
             {
                 "years": y,
-                "n": r.n,
-                "n_evaluable": r.n_evaluable,
-                "n_neda": r.n_neda,
-                "estimate": _num(r.estimate),
-                "lower": _num(r.lower),
-                "upper": _num(r.upper),
-                "status_counts": r.status_counts,
-                "first_failure_counts": r.first_failure_counts,
-                "method": "Clopper-Pearson",
+                "n": int(t.size),
+                "estimate": a["estimate"],
+                "lower": a["lower"],
+                "upper": a["upper"],
+                "n_risk": a["n_risk"],
+                "method": "Kaplan-Meier (event-free survival)",
+                "crude": {
+                    "n": r.n,
+                    "n_evaluable": r.n_evaluable,
+                    "n_neda": r.n_neda,
+                    "estimate": _num(r.estimate),
+                    "lower": _num(r.lower),
+                    "upper": _num(r.upper),
+                    "status_counts": r.status_counts,
+                    "first_failure_counts": r.first_failure_counts,
+                    "method": "proportion among evaluable patients (Clopper-Pearson)",
+                },
             }
         )
     return out
@@ -466,6 +509,7 @@ def summarise(
         "followup": _followup(tables, outcomes),
         "endpoints": {key: survival_endpoint(p, key) for key in ENDPOINTS},
         "trm": trm_block(p, outcomes.settings["trm_definition"]),
+        "trm_family": trm_family(tables, p, outcomes.as_of),
         "neda3": _neda_block(outcomes),
         "grade3_events": grade3_block(tables, p),
         "edss_change": [
@@ -509,7 +553,8 @@ def centre_summary(
     as_of=None,
     currency: str = "EUR",
     rates: Mapping[str, float] | None = None,
-    trm_definition: str = "attributed",
+    trm_definition: str = "day100",
+    definition: str = "registry",
 ) -> dict:
     """The summary of one centre (JSON-serialisable dict; see ``docs/endpoints.md`` for every key).
 
@@ -519,7 +564,7 @@ def centre_summary(
     centre = _centre_info(tables, centre_code)
     as_of = pd.Timestamp(as_of) if as_of is not None else data_as_of(tables)
     sub = _tables_of(tables, centre_code)
-    outcomes = registry_outcomes(sub, as_of=as_of, trm_definition=trm_definition)
+    outcomes = registry_outcomes(sub, as_of=as_of, trm_definition=trm_definition, definition=definition)
     return summarise(sub, outcomes, centre, currency=currency, rates=rates)
 
 
@@ -529,8 +574,9 @@ def all_centres_summary(
     as_of=None,
     currency: str = "EUR",
     rates: Mapping[str, float] | None = None,
-    trm_definition: str = "attributed",
+    trm_definition: str = "day100",
     outcomes: RegistryOutcomes | None = None,
+    definition: str = "registry",
 ) -> dict:
     """The same summary over every centre together: the reference a centre is read against."""
     centres = tables["centres"]
@@ -544,7 +590,7 @@ def all_centres_summary(
         "n_centres": len(centres),
     }
     if outcomes is None:
-        outcomes = registry_outcomes(tables, as_of=as_of, trm_definition=trm_definition)
+        outcomes = registry_outcomes(tables, as_of=as_of, trm_definition=trm_definition, definition=definition)
     return summarise(tables, outcomes, centre, currency=currency, rates=rates)
 
 
@@ -602,14 +648,15 @@ def centre_comparison(
     tables: dict[str, pd.DataFrame],
     *,
     as_of=None,
-    trm_definition: str = "attributed",
+    trm_definition: str = "day100",
     outcomes: RegistryOutcomes | None = None,
+    definition: str = "registry",
 ) -> pd.DataFrame:
     """One row per centre for funnel plots: ``n``, TRM events / n with known day-100 status / CIF at day
     100, 5-year PFS and its standard error, follow-up completeness, expected TRM (E), O/E and the shrunk
     ratio (O + 2) / (E + 2)."""
     if outcomes is None:
-        outcomes = registry_outcomes(tables, as_of=as_of, trm_definition=trm_definition)
+        outcomes = registry_outcomes(tables, as_of=as_of, trm_definition=trm_definition, definition=definition)
     p = outcomes.patients
     observed, expected, info = expected_trm(p)
     comp = followup_completeness(tables, as_of=outcomes.as_of, by="centre_code")

@@ -100,14 +100,17 @@ def _compute_lock(name: str) -> threading.Lock:
 
 
 def registry_tables(version: str | None = None) -> dict:
-    """The whole registry as typed DataFrames (``registry_frames(typed=True)``), memoised per version."""
+    """The registry as typed DataFrames (``registry_frames(typed=True)``) restricted to the patients whose
+    consent allows publication (:func:`openhsct.registry.consent.publishable`), memoised per version. Every
+    public number is computed from these tables only."""
+    from openhsct.registry.consent import publishable
     from openhsct.registry.exporter import registry_frames
 
     version = version or registry_version()
     with _frames_lock:
         frames = _frames_memo.get(version)
         if frames is None:
-            frames = registry_frames(typed=True)
+            frames = publishable(registry_frames(typed=True)).tables
             _frames_memo.clear()
             _frames_memo[version] = frames
     return frames

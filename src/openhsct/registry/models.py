@@ -85,6 +85,19 @@ class Patient(models.Model):
     diagnosis_date = models.DateField(null=True, blank=True)
     consent_status = models.CharField(max_length=10, choices=Consent.choices)
     consent_date = models.DateField(null=True, blank=True)
+    consent_version = models.CharField(max_length=40, blank=True, default="",
+                                       help_text="Version of the consent form the patient signed")
+    consent_publication = models.CharField(
+        max_length=3, choices=YesNo.choices, blank=True, default="",
+        help_text="Consent covers publication in aggregate (public pages, reports); empty: as consent_status")
+    consent_sharing = models.CharField(
+        max_length=3, choices=YesNo.choices, blank=True, default="",
+        help_text="Consent covers sharing with EBMT/CIBMTR registries; empty: not recorded")
+    consent_recontact = models.CharField(
+        max_length=3, choices=YesNo.choices, blank=True, default="",
+        help_text="Consent covers recontact for research; empty: not recorded")
+    consent_withdrawal_date = models.DateField(null=True, blank=True,
+                                               help_text="Date consent was withdrawn (consent_status withdrawn)")
     last_contact_date = models.DateField(null=True, blank=True, help_text="Last date known alive")
 
     class Meta:

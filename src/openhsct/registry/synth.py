@@ -41,6 +41,11 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "diagnosis_date",
         "consent_status",
         "consent_date",
+        "consent_version",
+        "consent_publication",
+        "consent_sharing",
+        "consent_recontact",
+        "consent_withdrawal_date",
         "last_contact_date",
     ),
     "eligibility": (
@@ -122,6 +127,7 @@ _DATE_COLS = {
     "onset_date",
     "diagnosis_date",
     "consent_date",
+    "consent_withdrawal_date",
     "last_contact_date",
     "assessment_date",
     "start_date",
@@ -163,7 +169,7 @@ _INTEGER_COLS = {
 _NA = -(10**9)  # missing date (days) in the integer arrays
 
 # ------------------------------------------------------------------------------------------------ rates
-# Every rate the cohort is drawn from, with its source. "evidence" = /work/shared/evidence (cohorts.csv /
+# Every rate the cohort is drawn from, with its source. "evidence" = the package's evidence dataset (cohorts.csv /
 # costs.csv rows by key); "illustrative" = a plausible value chosen for a demo, not a published figure.
 
 SEX_P = {"female": 0.655, "male": 0.343, "unknown": 0.002}  # ~2:1 F:M in aHSCT series (Mexico 401/617,
@@ -750,6 +756,11 @@ def _patients_table(coh: _Cohort, rng: np.random.Generator) -> pd.DataFrame:
     first = np.where(coh.earlier != _NA, coh.earlier, coh.assess)
     consent = first - _uniform_int(rng, 0, 14, n)
     withdrawn = rng.random(n) < WITHDRAWN_CONSENT_P
+    # withdrawal halfway through follow-up; sharing and recontact scopes in a fixed pattern (illustrative,
+    # drawn without the generator so the rest of the cohort does not change)
+    withdrawal = np.where(withdrawn, consent + (coh.end_fu - consent) // 2, _NA)
+    yes_no = np.array(["yes", "no"], dtype=object)
+    index = np.arange(n)
     return _frame(
         coh,
         np.arange(n),
@@ -761,6 +772,11 @@ def _patients_table(coh: _Cohort, rng: np.random.Generator) -> pd.DataFrame:
             "diagnosis_date": _fmt_date(coh.diagnosis),
             "consent_status": np.where(withdrawn, "withdrawn", "given").astype(object),
             "consent_date": _fmt_date(consent),
+            "consent_version": np.full(n, "v1", dtype=object),
+            "consent_publication": np.full(n, "yes", dtype=object),
+            "consent_sharing": yes_no[(index % 3 != 0).astype(int)],
+            "consent_recontact": yes_no[(index % 5 != 0).astype(int)],
+            "consent_withdrawal_date": _fmt_date(withdrawal),
             "last_contact_date": _fmt_date(coh.end_fu),
         },
         [],

@@ -70,10 +70,13 @@ def delta_per_visit(
 ) -> np.ndarray:
     """The threshold each visit imposes when it is the reference: ``delta_fun(value)`` per visit.
 
-    Vectorised for the built-in outcomes (same arithmetic as :func:`compute_delta`); a custom ``delta_fun``
-    is called as pymsprog calls it, ``delta_fun(baseline, outcome)`` and, failing that, ``delta_fun(baseline)``.
+    Vectorised for the built-in outcomes (same arithmetic as :func:`compute_delta`) and for a custom
+    ``delta_fun`` with a true ``vectorised`` attribute (called once on the array); any other is called as
+    pymsprog calls it, ``delta_fun(baseline, outcome)`` and, failing that, ``delta_fun(baseline)``.
     """
     values = np.asarray(reference_values, dtype=float)
+    if delta_fun is not None and getattr(delta_fun, "vectorised", False):
+        return np.asarray(delta_fun(values), dtype=float)
     if delta_fun is not None:
 
         def call(b: float) -> float:
