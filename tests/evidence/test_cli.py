@@ -27,9 +27,9 @@ def test_meta_prints_pooled_estimate_and_writes_json(tmp_path):
         env={"COLUMNS": "250"},
     )
     assert res.exit_code == 0, res.output
-    assert "Transplant-related mortality" in res.output and "prediction interval" in res.output
+    assert "Transplant-related mortality" in res.output and "Prediction interval" in res.output
     data = json.loads(out.read_text())
-    assert data["method"] == "DL" and data["k"] == len(data["studies"]) == 9
+    assert data["method"] == "DL" and data["k"] == len(data["studies"]) == 6
     assert all(s["source_url"] for s in data["studies"])
 
 
@@ -70,8 +70,40 @@ def test_json_of_a_single_study_under_knha_has_nulls_not_nan(tmp_path):
     res = runner.invoke(
         app,
         ["evidence", "meta", "--outcome", "pfs_2y", "--model", "logit", "--test", "knha", "--json", str(out)],
+        env={"COLUMNS": "250"},
     )
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
-    assert data["k"] == 1 and data["ci_lower"] is None
-    assert abs(data["proportion"] - 0.835) < 1e-12
+    assert data["k"] == 1 and data["kind"] == "single study" and data["pi_lower"] is None
+    assert abs(data["proportion"] - 0.835) < 1e-12 and data["ci_lower"] < 0.835 < data["ci_upper"]
+    assert "Single study, not pooled (uk2025_realworld)" in res.output
+
+
+def test_glmm_meta_names_each_estimate_and_runs_the_sensitivity_analyses(tmp_path):
+    from openhsct.evidence.pooling import pooled_outcome
+
+    out = tmp_path / "trm.json"
+    res = runner.invoke(
+        app,
+        ["evidence", "meta", "--outcome", "trm", "--model", "glmm", "--sensitivity", "--json", str(out)],
+        env={"COLUMNS": "250"},
+    )
+    assert res.exit_code == 0, res.output
+    pooled = pooled_outcome("trm")
+    for name, est in (
+        ("Pooled, population-averaged (marginal)", pooled.marginal),
+        ("Median study (expit β)", pooled.median_study),
+        (f"Crude rate ({pooled.events:g} / {pooled.n_total})", pooled.crude),
+    ):
+        line = next(x for x in res.output.splitlines() if name in x)
+        assert f"{100 * est.estimate:.2f}%" in line, line
+    assert "all-cause death by day 100 (published series)" in res.output
+    assert (
+        "Without series whose death ascertainment is limited" in res.output and "OR per decade" in res.output
+    )
+    data = json.loads(out.read_text())
+    assert (
+        data["marginal"]["estimate"] == data["proportion"]
+        and data["median_study"]["method"] == "Wald (logit)"
+    )
+    assert [a["name"] for a in data["sensitivity"]["analyses"]] == ["ascertainment", "largest_per_group"]

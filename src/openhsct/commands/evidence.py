@@ -50,7 +50,10 @@ class Test(StrEnum):
 
 
 def _pct(x: float) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+    """A proportion as a percentage: two decimals below 1% (rare events), one above."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{100 * x:.2f}%" if abs(x) < 0.01 else f"{100 * x:.1f}%"
 
 
 def _fmt(x, digits: int = 3) -> str:
@@ -97,34 +100,129 @@ def list_cohorts(
     console.print(table)
 
 
+def _ci(est) -> str:
+    return f"{_pct(est.lower)} – {_pct(est.upper)}"
+
+
 def _summary_table(res, title: str) -> Table:
+    """The estimates of a pooled outcome, each named: the population-averaged (marginal) proportion, the
+    median study (expit β), the crude rate and the prediction interval; one study is shown as itself."""
     t = Table(title=title)
-    for col in (
-        "k",
-        "patients",
-        "pooled",
-        f"{res.level:g}% CI",
-        "prediction interval",
-        "tau²",
-        "I²",
-        "Q (df, p)",
-    ):
-        t.add_column(col)
+    for col in ("estimate", "value", f"{res.level:g}% CI", "what it is"):
+        t.add_column(col, overflow="fold")
+    if res.kind == "single study":
+        key = res.studies["key"].iloc[0]
+        t.add_row(
+            f"Single study, not pooled ({key})",
+            _pct(res.proportion),
+            f"{_pct(res.ci_lower)} – {_pct(res.ci_upper)}",
+            f"{res.events:.4g} of {res.n_total}; exact (Clopper-Pearson) interval; no meta-analysis with k = 1",
+        )
+        return t
+    if res.marginal is not None:
+        t.add_row(
+            "Pooled, population-averaged (marginal)",
+            _pct(res.marginal.estimate),
+            _ci(res.marginal),
+            "E\\[expit(β + u)], u ~ N(0, τ²): the average over series; delta-method CI",
+        )
     t.add_row(
-        str(res.k),
-        str(res.n_total),
-        _pct(res.proportion),
-        f"{_pct(res.ci_lower)} – {_pct(res.ci_upper)}",
+        "Median study (expit β)" if res.model != "ft" else "Pooled, back-transformed (median study)",
+        _pct(res.median_study.estimate),
+        _ci(res.median_study),
+        "the proportion of a typical (median) series under the model",
+    )
+    t.add_row(
+        f"Crude rate ({res.crude.events:g} / {res.crude.n})",
+        _pct(res.crude.estimate),
+        _ci(res.crude),
+        "all patients as one sample; exact (Clopper-Pearson) CI; ignores heterogeneity",
+    )
+    t.add_row(
+        "Prediction interval",
+        "",
         f"{_pct(res.pi_lower)} – {_pct(res.pi_upper)}",
-        f"{res.tau2:.4g}",
-        f"{res.i2:.1f}%",
-        f"{res.q:.2f} ({res.q_df}, {res.q_p:.3g})",
+        "where the proportion of a new series is expected to lie",
     )
     return t
 
 
+def _heterogeneity(res) -> str:
+    if res.kind == "single study":
+        return "One study: no heterogeneity to estimate."
+    return (
+        f"k = {res.k} studies, {res.n_total} patients; τ² = {res.tau2:.4g}, I² = {res.i2:.1f}%, "
+        f"Q = {res.q:.2f} (df {res.q_df}, p = {_fmt(res.q_p)})"
+    )
+
+
+def _sensitivity_table(sens) -> Table:
+    """One row per sensitivity analysis, then the era moderator."""
+    t = Table(title=f"Sensitivity analyses ({sens.outcome}, {sens.model})")
+    for col in (
+        "analysis",
+        "k",
+        "patients",
+        "events",
+        "headline",
+        "CI",
+        "median study",
+        "crude",
+        "studies changed",
+    ):
+        t.add_column(col, overflow="fold")
+    for label, p, changed in [("Main analysis", sens.main, "")] + [
+        (a.label, a.pooled, _changes(a)) for a in sens.analyses
+    ]:
+        if p is None:
+            t.add_row(label, "–", "–", "–", "not fitted", "", "", "", changed)
+            continue
+        t.add_row(
+            label,
+            str(p.k),
+            str(p.n_total),
+            f"{p.events:g}",
+            f"{_pct(p.proportion)} ({'marginal' if p.marginal is not None else p.kind})",
+            f"{_pct(p.ci_lower)} – {_pct(p.ci_upper)}",
+            "–" if p.median_study is None else _pct(p.median_study.estimate),
+            _pct(p.crude.estimate),
+            changed,
+        )
+    era = sens.era
+    if era.regression is None:
+        t.add_row(
+            "Era (publication year) as moderator", "", "", "", "not fitted", era.why_not or "", "", "", ""
+        )
+    else:
+        row = era.to_frame().loc["decade"]
+        at = "; ".join(
+            f"{y}: {_pct(m.estimate)} ({_pct(m.lower)} – {_pct(m.upper)})" for y, m in era.at_year.items()
+        )
+        t.add_row(
+            "Era (publication year) as moderator",
+            str(len(era.studies)),
+            "",
+            "",
+            f"OR per decade {row.or_estimate:.3g}",
+            f"{row.or_lower:.3g} – {row.or_upper:.3g}",
+            "",
+            "",
+            f"marginal at {at}; left out (no year): {', '.join(era.left_out) or 'none'}",
+        )
+    return t
+
+
+def _changes(a) -> str:
+    parts = []
+    if a.left_out:
+        parts.append("without " + ", ".join(a.left_out))
+    if a.added:
+        parts.append("with " + ", ".join(a.added))
+    return "; ".join(parts)
+
+
 def _studies_table(res) -> Table:
-    t = Table(title="Studies pooled")
+    t = Table(title="Studies pooled" if res.kind != "single study" else "The one study (not pooled)")
     for col in ("key", "events / n", "observed", "weight", "citation", "source"):
         t.add_column(col, overflow="fold")
     for r in res.studies.itertuples(index=False):
@@ -147,9 +245,13 @@ def meta(
     test: Test = typer.Option(Test.z, "--test", help="z or knha (Knapp-Hartung; logit / ft models)."),
     level: float = typer.Option(95.0, "--level", help="Confidence level in percent."),
     json_path: Path | None = typer.Option(None, "--json", help="Also write the result as JSON to FILE."),
+    sensitivity: bool = typer.Option(
+        False, "--sensitivity", help="Also the sensitivity analyses (death ascertainment, overlap, era)."
+    ),
 ) -> None:
     """Random-effects meta-analysis of an outcome across the non-overlapping published cohorts."""
     from openhsct.evidence.pooling import pooled_outcome, pooled_outcome_by
+    from openhsct.evidence.sensitivity import sensitivity_analyses
 
     if not 0 < level < 100:
         raise ValidationError(f"--level must be between 0 and 100 (got {level})")
@@ -157,22 +259,29 @@ def meta(
     if by is None:
         res = pooled_outcome(outcome.value, **args)
         how = (
-            "binomial-normal GLMM (ML)"
+            "one study, not pooled"
+            if res.kind == "single study"
+            else "binomial-normal GLMM (ML)"
             if res.model == "glmm"
             else f"{res.model}, {res.method}, test={res.test}"
         )
         console.print(_summary_table(res, f"{res.label} — {how}"))
+        console.print(_heterogeneity(res))
         console.print(_studies_table(res))
         payload = res.to_dict()
+        if sensitivity:
+            sens = sensitivity_analyses(outcome.value, model.value, level)
+            console.print(_sensitivity_table(sens))
+            payload["sensitivity"] = sens.to_dict()
     else:
         sub = pooled_outcome_by(outcome.value, by.value, **args)
         t = Table(title=f"{outcome.value} by {by.value} ({model.value})")
-        for col in (by.value, "k", "pooled", f"{level:g}% CI", "prediction interval", "I²", "studies"):
+        for col in (by.value, "k", "estimate", f"{level:g}% CI", "prediction interval", "I²", "studies"):
             t.add_column(col, overflow="fold")
         for name, g in sub.groups.items():
             t.add_row(
                 name,
-                str(g.k),
+                str(g.k) if g.kind != "single study" else "1 (single study, not pooled)",
                 _pct(g.proportion),
                 f"{_pct(g.ci_lower)} – {_pct(g.ci_upper)}",
                 f"{_pct(g.pi_lower)} – {_pct(g.pi_upper)}",

@@ -150,7 +150,12 @@ class Outcome:
 OUTCOMES: dict[str, Outcome] = {
     o.name: o
     for o in (
-        Outcome("trm", "trm_deaths", "count", "Transplant-related mortality"),
+        Outcome(
+            "trm",
+            "trm_deaths",
+            "count",
+            "Transplant-related mortality: all-cause death by day 100 (published series)",
+        ),
         Outcome("pfs_2y", "pfs_2y", "percent", "Progression-free survival at 2 years"),
         Outcome("pfs_5y", "pfs_5y", "percent", "Progression-free survival at 5 years"),
         Outcome("neda_2y", "neda_2y", "percent", "NEDA-3 at 2 years"),
