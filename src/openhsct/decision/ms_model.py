@@ -493,6 +493,9 @@ def _prepare(
     bad = [s for s in strategies if s not in STRATEGIES]
     if bad or not strategies:
         raise ModelInputError(f"strategies must be among {', '.join(STRATEGIES)}; got {list(strategies)}")
+    unknown = [d for d in dmt_sequence if d not in params.dmts()]
+    if unknown:
+        raise ModelInputError(f"unknown DMT(s) {', '.join(unknown)}; known: {', '.join(params.dmts())}")
     efficacy = ahsct_efficacy or ("registry" if prediction is not None else "mist")
     if efficacy not in EFFICACIES:
         raise ModelInputError(f"ahsct_efficacy must be one of {', '.join(EFFICACIES)}; got {efficacy!r}")
