@@ -221,9 +221,9 @@ def test_evidence_page_filters_and_links_each_study(small_registry, client):
     recent = client.get("/evidence/?outcome=trm&era=2020+or+later").content.decode()
     only = selectors.pooled_evidence("trm", (("era", "2020 or later"),))
     assert only["k"] < everything["k"] and f"Pooled across {only['k']} studies" in recent
-    # RRMS-only cohorts report no transplant-related death: nothing can be pooled, and the page says so.
-    assert selectors.pooled_evidence("trm", (("phenotype", "RRMS only"),)) is None
-    assert "No published study" in client.get("/evidence/?outcome=trm&phenotype=RRMS+only").content.decode()
+    # Series published before 2020 report no death: nothing can be pooled, and the page says so.
+    assert selectors.pooled_evidence("trm", (("era", "before 2020"),)) is None
+    assert "No published study" in client.get("/evidence/?outcome=trm&era=before+2020").content.decode()
     assert "selected>trm" in client.get("/evidence/?outcome=../../etc").content.decode()
 
 
@@ -232,7 +232,7 @@ def test_centre_page_shows_its_line_under_the_pooled_estimate(pages, small_regis
     assert "Range expected for a new centre (95% PI)" in html
     assert "This centre: TRM by day 100" in html
     assert re.search(
-        r"This centre's transplant-related mortality \([\d.]+%\) is (within|above|below) the range", html
+        r"This centre's deaths from any cause by day 100 \([\d.]+%\) is (within|above|below) the range", html
     )
 
 

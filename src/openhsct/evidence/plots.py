@@ -17,7 +17,8 @@ from openhsct.evidence.pooling import PooledOutcome
 
 def forest_data(pooled: PooledOutcome) -> pd.DataFrame:
     """One row per study (observed proportion with its 95% logit-scale CI, ``weight_pct``, citation) and a
-    last row ``key = "pooled"`` with the pooled proportion, its CI and the prediction interval.
+    last row ``key = "pooled"`` with the pooled proportion (population-averaged for ``glmm``), its CI and
+    the prediction interval; no pooled row when the result is a single study (nothing is pooled).
 
     Study CIs are ``expit(yi -/+ z sqrt(vi))`` with escalc ``PLO`` (1/2 added to zero cells).
     """
@@ -38,11 +39,14 @@ def forest_data(pooled: PooledOutcome) -> pd.DataFrame:
             "pi_upper": np.nan,
         }
     )
+    if pooled.kind != "pooled":
+        return rows
+    what = "population-averaged, " if pooled.marginal is not None else ""
     summary = pd.DataFrame(
         [
             {
                 "key": "pooled",
-                "citation": f"Pooled ({pooled.model}, k = {pooled.k})",
+                "citation": f"Pooled ({what}{pooled.model}, k = {pooled.k})",
                 "n": pooled.n_total,
                 "events": s["events"].sum(),
                 "proportion": pooled.proportion,

@@ -143,14 +143,21 @@ def _endpoints(summary: Mapping) -> list[dict]:
     return out
 
 
+#: What this centre's own figure is, named as the published one it stands beside.
+EVIDENCE_NAMES = {"trm": "deaths from any cause by day 100", "pfs_5y": "progression-free survival at 5 years"}
+
+
 def _centre_evidence_rows(summary: Mapping) -> list[dict]:
-    """For TRM and 5-year PFS: the pooled published estimate, its prediction interval and this centre's own
-    estimate, as rows for a small forest plot, with a one-sentence reading."""
+    """For TRM (all-cause death by day 100) and 5-year PFS: the published series' population-averaged
+    (marginal) pooled proportion, its prediction interval and this centre's own estimate, as rows for a
+    small forest plot, with a one-sentence reading that also gives the crude published rate. The
+    median-study estimate (expit β) is never the comparison."""
     out = []
     for outcome, ours in EVIDENCE_OUTCOMES:
         pooled = selectors.pooled_evidence(outcome)
-        if pooled is None:
+        if pooled is None or pooled["kind"] != "pooled":
             continue
+        name = EVIDENCE_NAMES[outcome]
         if ours == "trm":
             trm = summary.get("trm") or {}
             mine = None if trm.get("suppressed") else trm.get("day100")
@@ -160,9 +167,10 @@ def _centre_evidence_rows(summary: Mapping) -> list[dict]:
             at5 = [a for a in ep.get("at", []) if a.get("years") == 5 and not a.get("suppressed")]
             mine = None if ep.get("suppressed") or not at5 else at5[0]
             mine_label = "This centre: PFS at 5 years"
+        averaged = "population-averaged, " if pooled["marginal"] else ""
         rows = [
             {
-                "label": f"Published studies pooled (k = {pooled['k']})",
+                "label": f"Published studies pooled ({averaged}k = {pooled['k']})",
                 "estimate": pooled["proportion"],
                 "lower": pooled["ci_lower"],
                 "upper": pooled["ci_upper"],
@@ -176,6 +184,12 @@ def _centre_evidence_rows(summary: Mapping) -> list[dict]:
                 "kind": "prediction",
             },
         ]
+        published = (
+            f"population-averaged pooled estimate {pooled['proportion']:.1%}; crude rate "
+            f"{pooled['crude']['estimate']:.1%}, {pooled['crude']['events']:,.0f} of {pooled['crude']['n']:,}"
+            if ours == "trm"
+            else f"pooled estimate {pooled['proportion']:.1%}"
+        )
         if mine and _num(mine.get("estimate")):
             rows.append(
                 {
@@ -195,14 +209,14 @@ def _centre_evidence_rows(summary: Mapping) -> list[dict]:
                 else "below"
             )
             sentence = (
-                f"This centre's {pooled['label'].lower()} ({est:.1%}) is {where} the range the published "
+                f"This centre's {name} ({est:.1%}) is {where} the range the published "
                 f"studies predict for a new centre ({pooled['pi_lower']:.1%} to {pooled['pi_upper']:.1%}; "
-                f"pooled estimate {pooled['proportion']:.1%})."
+                f"{published})."
             )
         else:
             sentence = (
-                f"This centre's {pooled['label'].lower()} is not shown ({privacy.SMALL_N_TEXT} or not "
-                f"enough follow-up); the published pooled estimate is {pooled['proportion']:.1%}."
+                f"This centre's {name} is not shown ({privacy.SMALL_N_TEXT} or not "
+                f"enough follow-up); published series: {published}."
             )
         chart = charts.forest_chart(rows, title=f"{pooled['label']}: this centre and the published evidence")
         out.append({"outcome": outcome, "pooled": pooled, "rows": rows, "chart": chart, "sentence": sentence})

@@ -220,7 +220,11 @@ def pooled_evidence(outcome: str, by: tuple[tuple[str, str], ...] = ()) -> dict 
     """:func:`openhsct.evidence.pooling.pooled_outcome` as a dict, with its forest-plot rows
     (:func:`openhsct.evidence.plots.forest_data`), optionally restricted to the studies of some subgroups
     (``by`` = ((column, value), …) over ``era``, ``intensity``, ``phenotype``). ``None`` when no study
-    (or too few to fit) is left. The evidence ships with the package, so this is cached per process."""
+    (or too few to fit) is left. ``proportion``/``ci_*`` are the headline (the population-averaged
+    ``marginal`` proportion of the GLMM; a single study's own proportion when ``kind`` is "single
+    study"); ``median_study`` and ``crude`` are beside it. Without filters, a death outcome also carries
+    its ``sensitivity`` analyses (:func:`openhsct.evidence.sensitivity.sensitivity_analyses`).
+    The evidence ships with the package, so this is cached per process."""
     from openhsct.errors import OpenHSCTError
     from openhsct.evidence.plots import forest_data
     from openhsct.evidence.pooling import json_records, outcome_studies, pool_studies, pooled_outcome
@@ -252,6 +256,22 @@ def pooled_evidence(outcome: str, by: tuple[tuple[str, str], ...] = ()) -> dict 
                 doi_url=citation_url(st["doi_or_pmid"]),
             )
     out["forest"] = rows
+    out["sensitivity"] = _sensitivity(outcome) if not by else None
+    return out
+
+
+def _sensitivity(outcome: str) -> dict | None:
+    """The sensitivity analyses of a death-count outcome as a dict, with the era regression's ``decade``
+    row picked out for the page; ``None`` for other outcomes."""
+    from openhsct.evidence.dataset import OUTCOMES
+    from openhsct.evidence.sensitivity import sensitivity_analyses
+
+    if OUTCOMES[outcome].kind != "count":
+        return None
+    out = sensitivity_analyses(outcome).to_dict()
+    era = out["era"]
+    era["decade"] = next((r for r in era["coefficients"] if r["term"] == "decade"), None)
+    era["at_year"] = [{"year": int(y), **m} for y, m in era["at_year"].items()]
     return out
 
 

@@ -234,24 +234,26 @@ def evidence(request):
             for r in pooled["forest"]
             if r["key"] != "pooled"
         ]
-        rows.append(
-            {
-                "label": f"Pooled (k = {pooled['k']})",
-                "estimate": pooled["proportion"],
-                "lower": pooled["ci_lower"],
-                "upper": pooled["ci_upper"],
-                "kind": "pooled",
-            }
-        )
-        rows.append(
-            {
-                "label": "Prediction interval (95%)",
-                "estimate": pooled["proportion"],
-                "lower": pooled["pi_lower"],
-                "upper": pooled["pi_upper"],
-                "kind": "prediction",
-            }
-        )
+        if pooled["kind"] == "pooled":
+            what = "Pooled, population-averaged" if pooled["marginal"] else "Pooled"
+            rows.append(
+                {
+                    "label": f"{what} (k = {pooled['k']})",
+                    "estimate": pooled["proportion"],
+                    "lower": pooled["ci_lower"],
+                    "upper": pooled["ci_upper"],
+                    "kind": "pooled",
+                }
+            )
+            rows.append(
+                {
+                    "label": "Prediction interval (95%)",
+                    "estimate": pooled["proportion"],
+                    "lower": pooled["pi_lower"],
+                    "upper": pooled["pi_upper"],
+                    "kind": "prediction",
+                }
+            )
         chart = charts.forest_chart(rows, title=pooled["label"])
     return render(
         request,
