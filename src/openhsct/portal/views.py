@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from openhsct.outcomes import funnel
-from openhsct.portal import charts, privacy, report, selectors
+from openhsct.portal import charts, comparative, privacy, report, selectors
 from openhsct.registry.models import Centre
 
 # Sortable columns of the centre list and the comparison table: ?sort=<key> or ?sort=-<key>.
@@ -265,6 +265,7 @@ def evidence(request):
             "chosen": chosen,
             "pooled": pooled,
             "chart": chart,
+            "comparative": comparative.public_comparison(request.GET.get("comparator")),
         },
     )
 
