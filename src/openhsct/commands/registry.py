@@ -17,12 +17,14 @@ def synth(
     patients: int = typer.Option(600, "--patients", min=1, help="Number of patients in all."),
     seed: int = typer.Option(2026, "--seed", help="Random seed: the same seed gives the same bundle."),
     fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+    comparators: int = typer.Option(0, "--comparators", min=0, help="Also add this many DMT-treated comparators."),
 ) -> None:
     """Write a SYNTHETIC multi-centre cohort (fictional centres) in the exchange format."""
     from openhsct.registry.synth import generate, write_bundle
+    from openhsct.registry.synth_comparators import add_comparators
 
     with console.status(f"Generating {patients:,} synthetic patients…"):
-        tables = generate(centres=centres, patients=patients, seed=seed)
+        tables = add_comparators(generate(centres=centres, patients=patients, seed=seed), comparators, seed)
         write_bundle(tables, out, fmt=fmt)
     _counts_table("Synthetic bundle written to " + str(out), {k: len(v) for k, v in tables.items()})
 

@@ -60,10 +60,11 @@ def _build_demo(folder: Path, patients: int, seed: int) -> None:
     from openhsct.registry.exchange import tables
     from openhsct.registry.importer import import_bundle
     from openhsct.registry.synth import generate, write_bundle
+    from openhsct.registry.synth_comparators import add_comparators
 
     bundle = folder / "bundle"
     with console.status(f"Generating {patients:,} synthetic patients in 3 fictional centres…"):
-        write_bundle(generate(centres=3, patients=patients, seed=seed), bundle)
+        write_bundle(add_comparators(generate(centres=3, patients=patients, seed=seed), patients // 4, seed), bundle)
     with acting_as("demo"), table_progress("Importing the demo bundle", len(tables())) as advance:
         import_bundle(bundle, actor="demo", progress=advance)
 
