@@ -16,7 +16,7 @@ from rich.console import Console
 
 from openhsct.errors import OpenHSCTError
 
-COMMAND_MODULES = ("registry", "site", "outcomes", "progression", "evidence", "portal", "comparative")
+COMMAND_MODULES = ("registry", "site", "outcomes", "progression", "evidence", "portal", "decide", "comparative")
 
 app = typer.Typer(
     name="openhsct",

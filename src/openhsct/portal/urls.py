@@ -5,7 +5,7 @@ from importlib.util import find_spec
 
 from django.urls import include, path, re_path
 
-from openhsct.portal import views
+from openhsct.portal import decide, views
 
 app_name = "portal"
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("compare.csv", views.compare_csv, name="compare_csv"),
     path("evidence/", views.evidence, name="evidence"),
     path("about/", views.about, name="about"),
+    path("decide/", decide.decide, name="decide"),
 ]
 
 
