@@ -33,13 +33,71 @@ def _uniform(state):
     return float(_mix(state) >> _S11) * _TO_UNIT
 
 
+@njit(cache=True)
+def alias_tables(P):
+    """Walker's alias tables (Vose's construction) for every row of ``P`` (Tp,S,S): ``(prob, alias)``.
+
+    Walker AJ 1977, *ACM Trans Math Softw* 3(3):253-256, doi:10.1145/355744.355749; Vose MD 1991,
+    *IEEE Trans Softw Eng* 17(9):972-975, doi:10.1109/32.92917. One uniform ``u`` picks a column
+    ``j = ⌊uS⌋`` and keeps it when the fractional part is below ``prob[j]``, else takes ``alias[j]``.
+    """
+    Tp, S, _ = P.shape
+    prob = np.ones((Tp, S, S))
+    alias = np.empty((Tp, S, S), dtype=np.int64)
+    small = np.empty(S, dtype=np.int64)
+    large = np.empty(S, dtype=np.int64)
+    q = np.empty(S)
+    for t in range(Tp):
+        for r in range(S):
+            ns = 0
+            nl = 0
+            for j in range(S):
+                alias[t, r, j] = j
+                q[j] = P[t, r, j] * S
+                if q[j] < 1.0:
+                    small[ns] = j
+                    ns += 1
+                else:
+                    large[nl] = j
+                    nl += 1
+            while ns > 0 and nl > 0:
+                ns -= 1
+                lo = small[ns]
+                nl -= 1
+                hi = large[nl]
+                prob[t, r, lo] = q[lo]
+                alias[t, r, lo] = hi
+                q[hi] = q[hi] + q[lo] - 1.0
+                if q[hi] < 1.0:
+                    small[ns] = hi
+                    ns += 1
+                else:
+                    large[nl] = hi
+                    nl += 1
+    return prob, alias
+
+
+@njit(inline="always")
+def _alias_pick(prob_row, alias_row, u):
+    x = u * prob_row.shape[0]
+    j = int(x)
+    if x - j < prob_row[j]:
+        return j
+    return alias_row[j]
+
+
 @njit(inline="always")
 def _pick(cum_row, u):
-    last = cum_row.shape[0] - 1
-    for j in range(last):
-        if u < cum_row[j]:
-            return j
-    return last
+    # the first j with u < cum_row[j] (binary search; the last entry is exactly 1 and u < 1)
+    lo = 0
+    hi = cum_row.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if u < cum_row[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 @njit(inline="always")
@@ -55,34 +113,50 @@ def _poisson(lam, u):
 
 
 @njit(parallel=True, cache=True)
-def simulate_paths(cum, start_cum, rewards, weights, lam, per_relapse, draws, groups, n_groups, n, key):
-    """Per-patient totals (n,K) and trace-group counts (T+1,G); arguments as in ``microsim.PathModel``."""
+def simulate_paths(
+    prob, alias, start_cum, rewards, weights, lam, per_relapse, draws, groups, n_groups, n, key, absorbing
+):
+    """Per-patient totals (n,K) and trace-group counts (T+1,G); arguments as in ``microsim.PathModel``.
+
+    ``absorbing[s]`` marks states that are never left and earn nothing (death): a patient who reaches one
+    stops drawing, and only its trace count is carried to the horizon, which leaves every result unchanged.
+    """
     T = weights.shape[0] - 1
     K = rewards.shape[1]
-    tv = cum.shape[0] > 1
+    tv = prob.shape[0] > 1
     totals = np.zeros((n, K))
     chunks = min(_CHUNKS, n)
     occ = np.zeros((chunks, T + 1, n_groups))
     for c in prange(chunks):
         lo = c * n // chunks
         hi = (c + 1) * n // chunks
+        acc = np.empty(K)
         for i in range(lo, hi):
+            acc[:] = 0.0
             state = _mix(key + np.uint64(i) * _GAMMA)
             state += _GAMMA
             s = _pick(start_cum, _uniform(state))
             for t in range(T + 1):
                 for k in range(K):
-                    totals[i, k] += weights[t, k] * rewards[s, k]
+                    acc[k] += weights[t, k] * rewards[s, k]
                 if draws:
                     state += _GAMMA
                     count = _poisson(lam[s], _uniform(state))
                     if count > 0:
                         for k in range(K):
-                            totals[i, k] += weights[t, k] * count * per_relapse[k]
+                            acc[k] += weights[t, k] * count * per_relapse[k]
                 g = groups[s]
                 if g >= 0:
                     occ[c, t, g] += 1.0
+                if absorbing[s]:
+                    if g >= 0:
+                        for later in range(t + 1, T + 1):
+                            occ[c, later, g] += 1.0
+                    break
                 if t < T:
                     state += _GAMMA
-                    s = _pick(cum[t if tv else 0, s], _uniform(state))
+                    row = t if tv else 0
+                    s = _alias_pick(prob[row, s], alias[row, s], _uniform(state))
+            for k in range(K):
+                totals[i, k] = acc[k]
     return totals, occ.sum(axis=0)

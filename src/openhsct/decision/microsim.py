@@ -164,13 +164,16 @@ def _run_cupy(model: PathModel, n: int, seed) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _run_numba(model: PathModel, n: int, seed) -> tuple[np.ndarray, np.ndarray]:
-    from openhsct.decision._numba_paths import simulate_paths
+    from openhsct.decision._numba_paths import alias_tables, simulate_paths
 
+    P = np.diff(model.cum, axis=-1, prepend=0.0)
+    prob, alias = alias_tables(np.ascontiguousarray(np.maximum(P, 0.0)))
     draws = model.relapse_rate is not None
     S, K = model.rewards.shape
     groups = model.groups if model.groups is not None else np.full(S, -1, dtype=np.int64)
     totals, occ = simulate_paths(
-        model.cum,
+        prob,
+        alias,
         model.start_cum,
         np.ascontiguousarray(model.rewards),
         np.ascontiguousarray(model.weights),
@@ -181,8 +184,21 @@ def _run_numba(model: PathModel, n: int, seed) -> tuple[np.ndarray, np.ndarray]:
         max(model.n_groups, 1),
         n,
         np.uint64(_seed_int(seed)),
+        absorbing_states(model),
     )
     return totals, occ
+
+
+def absorbing_states(model: PathModel) -> np.ndarray:
+    """States that are never left (at every cycle) and earn no reward and no events: boolean (S,)."""
+    S = model.rewards.shape[0]
+    diag = model.cum[:, np.arange(S), np.arange(S)]
+    before = np.where(np.arange(S) > 0, model.cum[:, np.arange(S), np.maximum(np.arange(S) - 1, 0)], 0.0)
+    stays = ((diag - before) == 1.0).all(axis=0)
+    quiet = (model.rewards == 0).all(axis=1)
+    if model.relapse_rate is not None:
+        quiet &= model.relapse_rate == 0
+    return np.ascontiguousarray(stays & quiet)
 
 
 def gpu_available() -> bool:
