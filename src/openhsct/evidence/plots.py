@@ -20,7 +20,8 @@ def forest_data(pooled: PooledOutcome) -> pd.DataFrame:
     last row ``key = "pooled"`` with the pooled proportion (population-averaged for ``glmm``), its CI and
     the prediction interval; no pooled row when the result is a single study (nothing is pooled).
 
-    Study CIs are ``expit(yi -/+ z sqrt(vi))`` with escalc ``PLO`` (1/2 added to zero cells).
+    Study CIs are ``expit(yi -/+ z sqrt(vi))`` with escalc ``PLO`` (1/2 added to zero cells); a single
+    study keeps the exact Clopper-Pearson interval of the result.
     """
     s = pooled.studies
     yi, vi = escalc_prop(s["events"].to_numpy(float), s["n"].to_numpy(float), "PLO")
@@ -40,7 +41,8 @@ def forest_data(pooled: PooledOutcome) -> pd.DataFrame:
         }
     )
     if pooled.kind != "pooled":
-        return rows
+        # one study, not pooled: its own exact interval, as the result carries it
+        return rows.assign(ci_lower=pooled.ci_lower, ci_upper=pooled.ci_upper)
     what = "population-averaged, " if pooled.marginal is not None else ""
     summary = pd.DataFrame(
         [
