@@ -26,3 +26,10 @@ def test_funnel_region_is_centred_on_the_estimate(bcg):
 def test_forest_chart_is_svg():
     svg = forest_chart_svg(pooled_outcome("trm", model="logit"))
     assert svg.startswith("<svg") and "uk2025_realworld" in svg
+
+
+def test_a_single_study_has_no_pooled_row_and_keeps_its_exact_interval():
+    res = pooled_outcome("pfs_2y")
+    f = forest_data(res)
+    assert f["key"].tolist() == res.studies["key"].tolist()
+    assert (f.loc[0, "ci_lower"], f.loc[0, "ci_upper"]) == (res.ci_lower, res.ci_upper)
