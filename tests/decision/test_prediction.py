@@ -315,3 +315,16 @@ def test_missing_input_is_named(known):
     del person["prior_dmts"]
     with pytest.raises(InvalidPerson, match="prior_dmts: missing"):
         predict_individual(model, person)
+
+
+def test_curve_stops_at_the_last_event_with_ten_at_risk():
+    cohort, _ = simulated_cohort(n=600, seed=12)
+    late = cohort.index[:3]
+    cohort.loc[late, "pfs_years"] = [40.0, 41.0, 42.0]  # three late events with 3, 2 and 1 at risk
+    cohort.loc[late, "pfs_event"] = 1.0
+    model = fit_prediction_model(cohort, n_bootstrap=0)
+    b = model.baseline
+    t = model.training["pfs_years"].to_numpy()
+    assert list(b["n_risk"]) == [int((t >= x).sum()) for x in b["time"]]
+    curve = predict_individual(model, PERSON)["survival_curve"]
+    assert curve["time"].iloc[-1] == b.loc[b["n_risk"] >= 10, "time"].max() < 40.0

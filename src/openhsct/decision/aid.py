@@ -77,7 +77,8 @@ class DecisionAid:
 
     def people_per_100(self) -> dict | None:
         """The prediction as natural frequencies: of 100 people like this person, how many are expected to
-        be progression-free at the horizon (with the range of the 95% CI) and to die by day 100."""
+        be progression-free at the horizon (whole people, with the range of the 95% CI) and to die by day 100 (to
+        one decimal: the risk is about 1 in 100)."""
         p = self.prediction
         if p is None:
             return None
@@ -85,9 +86,9 @@ class DecisionAid:
             "pfs": round(100 * p.pfs_5y),
             "pfs_lower": round(100 * p.pfs_5y_lower),
             "pfs_upper": round(100 * p.pfs_5y_upper),
-            "trm": round(100 * p.trm),
-            "trm_lower": round(100 * p.trm_lower),
-            "trm_upper": round(100 * p.trm_upper),
+            "trm": round(100 * p.trm, 1),
+            "trm_lower": round(100 * p.trm_lower, 1),
+            "trm_upper": round(100 * p.trm_upper, 1),
             "horizon_years": p.horizon_years,
         }
 

@@ -12,7 +12,10 @@ mortality after aHSCT, fitted on the registry.
   H0(t) = sum_{t_j <= t} d_j / sum_{i in R_j} exp(x_i'b). For a person z, H(t|z) = H0(t) exp(z'b) and
   S(t|z) = exp(-H(t|z)); its variance is Tsiatis' (1981, Ann Stat 9:93)
   exp(2 z'b) [ sum_{t_j <= t} d_j / S0_j^2 + q(t)' V q(t) ], q(t) = sum_{t_j <= t} (z - xbar_j) d_j / S0_j,
-  as R ``survfit.coxph(ctype = 1)``; the limits are taken on the log(-log S) scale (delta method).
+  as R ``survfit.coxph(ctype = 1)``; the limits are taken on the log(-log S) scale (delta method). The
+  person's curve stops at the last event time with at least 10 patients at risk (Pocock et al. 2002, Lancet
+  359:1686, doi:10.1016/S0140-6736(02)08594-X): beyond it the steps rest on a handful of patients, and the
+  MS model carries the last annual hazard forward.
   Validation: Harrell's C apparent and corrected for optimism by the bootstrap (Harrell, Lee & Mark 1996),
   calibration at the horizon by quintile of predicted risk against Kaplan-Meier, and the calibration slope
   (see :mod:`openhsct.decision.validation`). With ``landmark_years`` only the patients still event-free at
@@ -68,6 +71,7 @@ LABELS = {
 MIN_CATEGORY_PATIENTS = 20
 MIN_CATEGORY_EVENTS = 5
 MIN_MODEL_EVENTS = 50
+MIN_AT_RISK = 10
 EVENTS_PER_COVARIATE = 10
 TRM_DAY = 100
 TRM_COVARIATES = ("age_years", "edss")
@@ -273,7 +277,7 @@ class PredictionModel:
     """The fitted PFS Cox model with its Breslow baseline and validation, and the TRM model.
 
     ``baseline`` has one row per distinct event time (``time`` in years from transplant or landmark,
-    ``events``, ``s0``: the risk-set sum of exp(x'b) with centred covariates, ``hazard`` = events / s0) and
+    ``events``, ``n_risk``, ``s0``: the risk-set sum of exp(x'b) with centred covariates, ``hazard`` = events / s0) and
     ``xbar``: the risk-weighted covariate means at those times (centred), for the variance of a prediction.
     """
 
@@ -450,7 +454,9 @@ def _breslow(
     times, counts = np.unique(t[e == 1], return_counts=True)
     first = np.searchsorted(t, times, side="left")
     s0 = tail_w[first]
-    base = pd.DataFrame({"time": times, "events": counts, "s0": s0, "hazard": counts / s0})
+    base = pd.DataFrame(
+        {"time": times, "events": counts, "n_risk": t.size - first, "s0": s0, "hazard": counts / s0}
+    )
     return base, tail_wx[first] / s0[:, None]
 
 
@@ -621,9 +627,9 @@ def fit_prediction_model(
             f"the registry has {len(data)} patients with complete inputs and {int(e.sum())} PFS events: "
             "no prediction model can be fitted"
         )
-    if horizon_years > t.max():
+    if (t >= horizon_years).sum() < MIN_AT_RISK:
         raise NotEnoughData(
-            f"the registry's follow-up ends at {t.max():.1f} years, before the {horizon_years:g}-year horizon"
+            f"fewer than {MIN_AT_RISK} patients are followed to the {horizon_years:g}-year horizon"
         )
     names = _choose_covariates(data, support)
     x = _design(data, names)
@@ -776,7 +782,8 @@ def predict_individual(model: PredictionModel, person: Mapping) -> IndividualPre
     if problems:
         raise OutsideTrainingData(problems)
     z = _design(pd.DataFrame([person]), model.covariates)[0]
-    times = np.concatenate(([0.0], model.baseline["time"].to_numpy()))
+    base = model.baseline
+    times = np.concatenate(([0.0], base.loc[base["n_risk"] >= MIN_AT_RISK, "time"].to_numpy()))
     curve = _survival_at(model, z, times)
     at = _survival_at(model, z, np.array([model.horizon_years])).iloc[0]
     trm, trm_lower, trm_upper = _trm_for(model, person)
