@@ -27,6 +27,11 @@ _PUBLIC = {
     "ceaf": "openhsct.decision.voi",
     "evpi": "openhsct.decision.voi",
     "icer_table": "openhsct.decision.voi",
+    "cohort_from_registry": "openhsct.decision.prediction",
+    "fit_prediction_model": "openhsct.decision.prediction",
+    "predict_individual": "openhsct.decision.prediction",
+    "OutsideTrainingData": "openhsct.decision.prediction",
+    "decision_aid": "openhsct.decision.aid",
 }
 
 __all__ = sorted(_PUBLIC)
