@@ -47,16 +47,17 @@ def simulate_comparison(
     base = np.log(treated_share / (1 - treated_share))
     lin = (
         base
-        - 0.07 * (age - 40)
-        + 0.45 * (rel12 - 0.8)
-        + 0.25 * (np.minimum(gd, 4) - 0.9)
+        - 0.08 * (age - 40)
+        + 0.6 * (rel12 - 0.8)
+        + 0.3 * (np.minimum(gd, 4) - 0.9)
+        - 0.3 * (edss - 3.5)
         + 0.15 * (prior - 1.5)
-        - 0.4 * spms
+        - 0.6 * spms
         + np.array([0.0, 0.3, -0.3])[country]
     )
     treat = (rng.random(n) < 1 / (1 + np.exp(-lin))).astype(np.int64)
 
-    risk = 0.02 * (age - 40) + 0.2 * (edss - 3.5) + 0.15 * rel12 + 0.3 * spms
+    risk = 0.03 * (age - 40) + 0.3 * (edss - 3.5) + 0.1 * rel12 + 0.5 * spms
     hazard = 0.10 * np.exp(risk) * np.where(treat == 1, true_hr, 1.0)  # per year
     event_y = rng.exponential(1 / hazard)
     censor_y = rng.uniform(1.5, 8.0, n)
