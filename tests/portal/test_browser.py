@@ -77,9 +77,12 @@ def test_public_pages_render_match_the_summary_and_pass_axe(
     assert axe_check(page) == []
     _visit(page, base + "/evidence/?outcome=pfs_5y", "evidence", artifacts_dir)
     page.select_option("#f-outcome", "trm")
-    page.get_by_role("button", name="Show").click()
+    page.locator("form", has=page.locator("#f-outcome")).get_by_role("button", name="Show").click()
     page.wait_for_load_state("load")
-    assert "outcome=trm" in page.url and page.locator("svg[role=img]").count() == 1
+    assert "outcome=trm" in page.url and page.locator("figure svg[role=img]").count() >= 1
+    assert page.get_by_role("rowheader", name="Pooled proportion, population-averaged (marginal)").is_visible()
+    assert page.get_by_role("rowheader", name="Median study (expit β)").is_visible()
+    assert page.get_by_role("heading", name="Sensitivity analyses").is_visible()
     assert axe_check(page) == []
     _visit(page, base + "/about/", "about", artifacts_dir)
     assert axe_check(page) == []
