@@ -10,10 +10,14 @@ import importlib
 _PUBLIC = {
     "rma": "openhsct.evidence.meta",
     "rma_glmm": "openhsct.evidence.glmm",
+    "rma_glmm_mods": "openhsct.evidence.glmm",
+    "marginal_proportion": "openhsct.evidence.glmm",
     "rma_prop": "openhsct.evidence.proportions",
     "regtest": "openhsct.evidence.meta",
     "load_cohorts": "openhsct.evidence.dataset",
     "pooled_outcome": "openhsct.evidence.pooling",
+    "sensitivity_analyses": "openhsct.evidence.sensitivity",
+    "crude_rate": "openhsct.evidence.rates",
 }
 
 __all__ = sorted(_PUBLIC)

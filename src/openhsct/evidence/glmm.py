@@ -17,6 +17,11 @@ with Gauss-Hermite nodes ``t_j`` and weights ``w_j``. The log-likelihood is maxi
 ``(beta, tau)`` (what lme4's ``vcov`` uses). ``I^2`` and ``H^2`` use the typical within-study variance
 of the logits (escalc ``PLO`` with the 1/2 correction), as metafor does; the heterogeneity test is the
 likelihood-ratio test of the fixed-effect against the saturated model (metafor's ``QE.LRT``).
+
+``expit(beta)`` is the proportion of the median study. :func:`marginal_proportion` gives the
+population-averaged proportion ``E[expit(beta + u)]`` with a delta-method CI, and :func:`rma_glmm_mods`
+the same model with moderators (metafor ``rma.glmm(..., mods = ~ ...)``); both are checked against lme4
+and ``stats::integrate`` by ``reference/r/glmm_marginal_goldens.R``.
 """
 
 from __future__ import annotations
