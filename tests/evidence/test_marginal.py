@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from scipy.special import expit
 
@@ -150,3 +152,15 @@ def test_one_study_is_never_pooled():
     zero = pool_studies(table.assign(events=[0.0], observed=[0.0]), "trm")
     assert zero.proportion == 0 and zero.ci_upper == pytest.approx(1 - 0.025 ** (1 / 40))
     assert pooled_outcome("pfs_2y").kind == SINGLE_STUDY
+
+
+@settings(max_examples=40, deadline=None)
+@given(eta=st.floats(-9.0, 3.0), tau=st.floats(0.0, 4.0))
+def test_marginal_properties(eta, tau):
+    """Against a dense Riemann sum; shrunk towards 1/2 relative to the median study (Zeger et al. 1988)."""
+    z = np.linspace(-12, 12, 48_001)
+    w = stats.norm.pdf(z) * (z[1] - z[0])
+    m, d_eta, d_tau = marginal_parts(eta, tau)
+    assert m == pytest.approx(np.sum(expit(eta + tau * z) * w), abs=1e-9)
+    assert d_eta == pytest.approx(np.sum(expit(eta + tau * z) * expit(-(eta + tau * z)) * w), abs=1e-9)
+    assert abs(m - 0.5) <= abs(expit(eta) - 0.5) + 1e-12
