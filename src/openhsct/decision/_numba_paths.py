@@ -114,16 +114,32 @@ def _poisson(lam, u):
 
 @njit(parallel=True, cache=True)
 def simulate_paths(
-    prob, alias, start_cum, rewards, weights, lam, per_relapse, draws, groups, n_groups, n, key, absorbing
+    prob,
+    alias,
+    cum,
+    use_alias,
+    start_cum,
+    rewards,
+    weights,
+    lam,
+    per_relapse,
+    draws,
+    groups,
+    n_groups,
+    n,
+    key,
+    absorbing,
 ):
     """Per-patient totals (n,K) and trace-group counts (T+1,G); arguments as in ``microsim.PathModel``.
 
     ``absorbing[s]`` marks states that are never left and earn nothing (death): a patient who reaches one
     stops drawing, and only its trace count is carried to the horizon, which leaves every result unchanged.
+    With ``use_alias`` next states come from the alias tables ``prob, alias``, otherwise by binary search
+    in the cumulative rows ``cum``.
     """
     T = weights.shape[0] - 1
     K = rewards.shape[1]
-    tv = prob.shape[0] > 1
+    tv = (prob.shape[0] if use_alias else cum.shape[0]) > 1
     totals = np.zeros((n, K))
     chunks = min(_CHUNKS, n)
     occ = np.zeros((chunks, T + 1, n_groups))
@@ -156,7 +172,10 @@ def simulate_paths(
                 if t < T:
                     state += _GAMMA
                     row = t if tv else 0
-                    s = _alias_pick(prob[row, s], alias[row, s], _uniform(state))
+                    if use_alias:
+                        s = _alias_pick(prob[row, s], alias[row, s], _uniform(state))
+                    else:
+                        s = _pick(cum[row, s], _uniform(state))
             for k in range(K):
                 totals[i, k] = acc[k]
     return totals, occ.sum(axis=0)

@@ -148,7 +148,9 @@ def parse_rates(values: Sequence[str]) -> dict[str, float]:
         except ValueError:
             rate = float("nan")
         if len(code) != 3 or not code.isalpha() or not (rate > 0 and math.isfinite(rate)):
-            problems.append(f"--rate {item!r}: use CODE=NUMBER, e.g. EUR=100 (units of your currency per euro)")
+            problems.append(
+                f"--rate {item!r}: use CODE=NUMBER, e.g. EUR=100 (units of your currency per euro)"
+            )
             continue
         rates[code] = rate
     if problems:
@@ -161,7 +163,10 @@ def predict_or_refuse(
 ) -> tuple[IndividualPrediction | None, str | None]:
     """The prediction, or ``(None, message)`` when the model refuses or could not be fitted."""
     if model is None:
-        return None, unavailable or "No individual prediction: the registry holds too little to fit the model."
+        return (
+            None,
+            unavailable or "No individual prediction: the registry holds too little to fit the model.",
+        )
     try:
         return predict_individual(model, person), None
     except OutsideTrainingData as exc:
@@ -203,7 +208,11 @@ def ce_plane_points(psa_table: pd.DataFrame, strategy: str = "ahsct", comparator
 
 def long_ceac(ceac: pd.DataFrame) -> list[dict]:
     """A CEAC frame (index wtp, one column per strategy) as rows ``wtp, strategy, probability``."""
-    long = ceac.rename_axis("wtp").reset_index().melt(id_vars="wtp", var_name="strategy", value_name="probability")
+    long = (
+        ceac.rename_axis("wtp")
+        .reset_index()
+        .melt(id_vars="wtp", var_name="strategy", value_name="probability")
+    )
     return [_plain(r) for r in long.to_dict("records")]
 
 
@@ -211,19 +220,22 @@ def mean_edss_by_year(edss_trace: pd.DataFrame) -> list[dict]:
     """Mean EDSS band (the band's lower whole EDSS) of the living, and the share alive, by strategy and year,
     from the model's EDSS trace (index strategy, year; columns ``edss<b>`` and ``dead``)."""
     bands = [c for c in edss_trace.columns if c.startswith("edss")]
-    values = np.array([float(c[len("edss"):]) for c in bands])
+    values = np.array([float(c[len("edss") :]) for c in bands])
     shares = edss_trace[bands].to_numpy(float)
     alive = shares.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(alive > 0, shares @ values / alive, np.nan)
     rows = []
     for (strategy, year), m, a in zip(edss_trace.index, mean, alive, strict=True):
-        rows.append({"strategy": str(strategy), "year": int(year), "mean_edss": _plain(float(m)), "alive": float(a)})
+        rows.append(
+            {"strategy": str(strategy), "year": int(year), "mean_edss": _plain(float(m)), "alive": float(a)}
+        )
     return rows
 
 
-def _model_kwargs(prediction, *, sequence, currency, rates, horizon_years, price, country, life_table,
-                  perspective) -> dict:
+def _model_kwargs(
+    prediction, *, sequence, currency, rates, horizon_years, price, country, life_table, perspective
+) -> dict:
     """The keyword arguments of simulate_ms (and of psa, which passes them on) for this person; the
     registry prediction enters the aHSCT arm (its TRM and PFS curve), else MIST's hazard ratio is used."""
     return {
@@ -284,10 +296,21 @@ def decision_aid(
         raise DecisionInputError(f"--price {price!r}: a price is a number >= 0")
     if wtp and not all(w >= 0 and math.isfinite(w) for w in wtp):
         raise DecisionInputError("--wtp: willingness to pay is a number >= 0")
+    from openhsct.decision.lifetables import load_life_table
+
+    if not isinstance(life_table, pd.DataFrame):
+        life_table = load_life_table(life_table)  # read once, not once per PSA sample
     prediction, refusal = predict_or_refuse(model, person, unavailable)
     kwargs = _model_kwargs(
-        prediction, sequence=sequence, currency=currency, rates=dict(rates or {}), horizon_years=horizon_years,
-        price=price, country=country, life_table=life_table, perspective=perspective,
+        prediction,
+        sequence=sequence,
+        currency=currency,
+        rates=dict(rates or {}),
+        horizon_years=horizon_years,
+        price=price,
+        country=country,
+        life_table=life_table,
+        perspective=perspective,
     )
     from openhsct.decision.ms_model import simulate_ms
 
@@ -303,8 +326,16 @@ def decision_aid(
         from openhsct.decision.voi import ceaf as ceaf_fn
         from openhsct.decision.voi import evpi as evpi_fn
 
-        psa_table = psa(person, params, n_samples=psa_samples, n_patients=psa_patients, seed=seed,
-                        scheduler=scheduler, **dict(psa_options or {}), **kwargs)
+        psa_table = psa(
+            person,
+            params,
+            n_samples=psa_samples,
+            n_patients=psa_patients,
+            seed=seed,
+            scheduler=scheduler,
+            **dict(psa_options or {}),
+            **kwargs,
+        )
         ceac, ceaf, evpi = ceac_fn(psa_table, shown), ceaf_fn(psa_table, shown), evpi_fn(psa_table, shown)
         ceac_g, ceaf_g, evpi_g = ceac_fn(psa_table, grid), ceaf_fn(psa_table, grid), evpi_fn(psa_table, grid)
     s = result.settings

@@ -13,6 +13,7 @@ as a file (the CLI's ``--life-table FILE``).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -40,10 +41,20 @@ def shipped_path() -> Path:
 
 
 def load_life_table(path: str | Path | None = None) -> pd.DataFrame:
-    """The life table at ``path`` (the shipped one when None), checked; returns a DataFrame of :data:`COLUMNS`."""
+    """The life table at ``path`` (the shipped one when None), checked; returns a DataFrame of :data:`COLUMNS`.
+
+    A file is read once per modification time (a PSA calls this for every sample); treat the frame as
+    read-only.
+    """
     source = Path(path) if path is not None else shipped_path()
     if not source.exists():
         raise LifeTableError(f"life table {source}: no such file")
+    return _load(str(source.resolve()), source.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, mtime_ns: int) -> pd.DataFrame:
+    source = Path(path)
     table = pd.read_csv(source, dtype={"country": str, "sex": str, "source_id": str})
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:

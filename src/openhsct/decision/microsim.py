@@ -36,6 +36,7 @@ from openhsct.decision.markov import (
 
 BACKENDS: tuple[str, ...] = ("python", "numpy", "numba", "cupy")
 BLOCK = 65_536
+ALIAS_MIN_PATIENTS_PER_STATE = 50
 
 
 @dataclass(frozen=True)
@@ -166,14 +167,21 @@ def _run_cupy(model: PathModel, n: int, seed) -> tuple[np.ndarray, np.ndarray]:
 def _run_numba(model: PathModel, n: int, seed) -> tuple[np.ndarray, np.ndarray]:
     from openhsct.decision._numba_paths import alias_tables, simulate_paths
 
-    P = np.diff(model.cum, axis=-1, prepend=0.0)
-    prob, alias = alias_tables(np.ascontiguousarray(np.maximum(P, 0.0)))
+    # Building alias tables costs about one pass over every row; it pays off only with many patients per row.
+    use_alias = n >= ALIAS_MIN_PATIENTS_PER_STATE * model.cum.shape[-1]
+    if use_alias:
+        P = np.diff(model.cum, axis=-1, prepend=0.0)
+        prob, alias = alias_tables(np.ascontiguousarray(np.maximum(P, 0.0)))
+    else:
+        prob, alias = np.ones((1, 1, 1)), np.zeros((1, 1, 1), dtype=np.int64)
     draws = model.relapse_rate is not None
     S, K = model.rewards.shape
     groups = model.groups if model.groups is not None else np.full(S, -1, dtype=np.int64)
     totals, occ = simulate_paths(
         prob,
         alias,
+        model.cum,
+        use_alias,
         model.start_cum,
         np.ascontiguousarray(model.rewards),
         np.ascontiguousarray(model.weights),

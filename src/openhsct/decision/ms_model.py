@@ -340,26 +340,28 @@ def _registry_year(natural: np.ndarray, hazards: np.ndarray, year: int, waning) 
 
 
 def _assemble(bands_t, switch, conv_p, alive, q) -> np.ndarray:
-    """The full (S,S) matrix of one cycle from its factors (see the module docstring)."""
-    nb, _, B, _ = bands_t.shape
-    eye_up = np.arange(B)[:, None] >= np.arange(B)[None, :]  # j <= i keeps progression-free
+    """The full (cycles,S,S) matrices from their factors (see the module docstring).
+
+    ``bands_t`` (cycles, blocks, 2, B, B); ``alive`` and ``q`` (cycles, B).
+    """
+    T, nb, _, B, _ = bands_t.shape
+    keeps = np.arange(B)[:, None] >= np.arange(B)[None, :]  # j <= i keeps progression-free
     pf = np.zeros((B, 2, B, 2))
     pf[:, 0, :, 0] = 1.0
-    pf[:, 1, :, 1] = eye_up
-    pf[:, 1, :, 0] = ~eye_up
+    pf[:, 1, :, 1] = keeps
+    pf[:, 1, :, 0] = ~keeps
     full = (
-        switch[:, None, None, None, :, None, None, None]
-        * conv_p[None, :, :, None, None, :, None, None]
-        * bands_t[:, :, :, None, None, None, :, None]
-        * pf[None, None, :, :, None, None, :, :]
-        * alive[None, None, :, None, None, None, None, None]
+        switch[None, :, None, None, None, :, None, None, None]
+        * conv_p[None, None, :, :, None, None, :, None, None]
+        * bands_t[:, :, :, :, None, None, None, :, None]
+        * pf[None, None, None, :, :, None, None, :, :]
+        * alive[:, None, None, :, None, None, None, None, None]
     )
     n = nb * 2 * B * 2
-    S = n + 1
-    P = np.zeros((S, S))
-    P[:n, :n] = full.reshape(n, n)
-    P[:n, -1] = np.broadcast_to(q[None, None, :, None], (nb, 2, B, 2)).reshape(n)
-    P[-1, -1] = 1.0
+    P = np.zeros((T, n + 1, n + 1))
+    P[:, :n, :n] = full.reshape(T, n, n)
+    P[:, :n, -1] = np.broadcast_to(q[:, None, None, :, None], (T, nb, 2, B, 2)).reshape(T, n)
+    P[:, -1, -1] = 1.0
     return P
 
 
@@ -393,12 +395,9 @@ def build_arm(
     conv_p[0, :, 0], conv_p[0, :, 1], conv_p[1, :, 1] = 1 - conversion_p, conversion_p, 1.0
     mult = params.values("mortality_multiplier_edss", bands)
     band_t = _band_matrices(params, blocks, cycles, hazards, waning)
-    mats = []
-    for t in range(cycles):
-        age = min(int(np.floor(person.age_years + t)), len(qx) - 1)
-        q = np.minimum(1.0, qx[age] * mult)
-        mats.append(_assemble(band_t[t], blocks.switch, conv_p, 1 - q, q))
-    P = np.stack(mats)
+    ages = np.minimum(np.floor(person.age_years + np.arange(cycles)).astype(int), len(qx) - 1)
+    q = np.minimum(1.0, qx[ages][:, None] * mult[None, :])
+    P = _assemble(band_t, blocks.switch, conv_p, 1 - q, q)
     rewards, lam, per_relapse = _rewards(params, blocks, bands, perspective, conv)
     start = _start(person, bands, len(blocks.names), trm if strategy == "ahsct" else 0.0)
     initial = 0.0

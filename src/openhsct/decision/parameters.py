@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -169,14 +170,18 @@ class ModelParameters:
             raise ParameterError(f"parameter {name!r} is not an amount of money (no currency)")
         return value, currency, self.table.at[name, "price_year"]
 
+    @cached_property
+    def _matrix(self) -> tuple[list[int], np.ndarray]:
+        return matrix_from_long(self.transitions, self.origin)
+
     @property
     def bands(self) -> list[int]:
         """EDSS band labels (lower whole EDSS of each band) read from the transition file."""
-        return matrix_from_long(self.transitions, self.origin)[0]
+        return list(self._matrix[0])
 
     def transition_matrix(self) -> np.ndarray:
         """The annual natural-history EDSS transition matrix among the living, rows "from"."""
-        return matrix_from_long(self.transitions, self.origin)[1]
+        return self._matrix[1].copy()
 
     def dmts(self) -> list[str]:
         """The DMTs that have every parameter a treatment line needs."""

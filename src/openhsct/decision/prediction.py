@@ -1,4 +1,4 @@
-""""Someone like me": an individual prediction of progression-free survival and transplant-related
+""" "Someone like me": an individual prediction of progression-free survival and transplant-related
 mortality after aHSCT, fitted on the registry.
 
 * **Training table** (:func:`cohort_from_registry`): one row per transplanted patient, built from the outcomes
@@ -243,7 +243,9 @@ def cohort_from_registry(tables: dict[str, pd.DataFrame], *, as_of=None, outcome
     )
     cohort = pd.concat([cohort, _baseline_eligibility(tables, p)], axis=1)
     cohort["pfs_years"] = p["pfs_time"].to_numpy(dtype=float) / DAYS_PER_YEAR
-    cohort["pfs_event"] = np.where(np.isnan(cohort["pfs_years"]), np.nan, p["pfs_event"].to_numpy(dtype=float))
+    cohort["pfs_event"] = np.where(
+        np.isnan(cohort["pfs_years"]), np.nan, p["pfs_event"].to_numpy(dtype=float)
+    )
     cohort["trm_event"] = trm
     return cohort[[*PERSON_KEYS, "pfs_years", "pfs_event", "trm_event"]]
 
@@ -428,7 +430,9 @@ def _choose_covariates(data: pd.DataFrame, support: pd.DataFrame) -> tuple[str, 
     for key in CATEGORIES:
         ok = support.loc[(support["input"] == key) & support["supported"], "level"].tolist()
         present = [lv for lv in ok if (data[key] == lv).any()]
-        reference = REFERENCE_LEVEL[key] if REFERENCE_LEVEL[key] in present else (present[0] if present else None)
+        reference = (
+            REFERENCE_LEVEL[key] if REFERENCE_LEVEL[key] in present else (present[0] if present else None)
+        )
         chosen += [f"{key}={lv}" for lv in present if lv != reference]
     return tuple(chosen)
 
@@ -526,7 +530,9 @@ def breslow_survival(
     x = data[names].to_numpy(dtype=float)
     means = x.mean(axis=0)
     baseline, xbar = _breslow(
-        x - means, data[duration_col].to_numpy(dtype=float), data[event_col].to_numpy(dtype=int),
+        x - means,
+        data[duration_col].to_numpy(dtype=float),
+        data[event_col].to_numpy(dtype=int),
         fit.coef.to_numpy(),
     )
     grid = np.asarray(times, dtype=float)
@@ -581,7 +587,9 @@ def fit_trm_model(cohort: pd.DataFrame, conf_level: float = 0.95) -> TrmModel:
             "covariate, so no individual TRM model is fitted; the pooled registry rate (exact Clopper-Pearson "
             "interval) is given for everyone."
         )
-        return TrmModel("pooled", k, n, pooled.estimate, pooled.lower, pooled.upper, (), note, None, conf_level)
+        return TrmModel(
+            "pooled", k, n, pooled.estimate, pooled.lower, pooled.upper, (), note, None, conf_level
+        )
     covs = TRM_COVARIATES[:n_cov]
     data = known[[*covs, "trm_event"]].dropna().astype(float)
     fit = firth_logistic(data, "trm_event", conf_level=conf_level)
@@ -717,9 +725,18 @@ class IndividualPrediction(Mapping):
         """One row per estimate: ``measure, estimate, lower, upper``."""
         return pd.DataFrame(
             [
-                {"measure": f"pfs_{self.horizon_years:g}y", "estimate": self.pfs_5y,
-                 "lower": self.pfs_5y_lower, "upper": self.pfs_5y_upper},
-                {"measure": "trm_day100", "estimate": self.trm, "lower": self.trm_lower, "upper": self.trm_upper},
+                {
+                    "measure": f"pfs_{self.horizon_years:g}y",
+                    "estimate": self.pfs_5y,
+                    "lower": self.pfs_5y_lower,
+                    "upper": self.pfs_5y_upper,
+                },
+                {
+                    "measure": "trm_day100",
+                    "estimate": self.trm,
+                    "lower": self.trm_lower,
+                    "upper": self.trm_upper,
+                },
             ]
         )
 

@@ -120,7 +120,6 @@ def sample_parameters(params: ModelParameters, n_samples: int, seed=0, *, first:
         raise ParameterError(f"n_samples must be a positive integer; got {n_samples!r}")
     stochastic = params.table[params.table["distribution"] != "fixed"]
     rows = params.transitions[params.transitions["n_for_dirichlet"].notna()]
-    rows = rows[rows["from"].isin(rows.groupby("from").size().index)]
     entropy = _entropy(seed)
     draws = [
         _sample_once(params, stochastic, rows, np.random.SeedSequence(entropy, spawn_key=(i, 0)))
@@ -170,7 +169,7 @@ def _client(scheduler, n_workers: int | None, processes: bool):
 
     if scheduler is None:
         cluster = LocalCluster(
-            n_workers=n_workers or 2, threads_per_worker=1, processes=processes, dashboard_address=None
+            n_workers=n_workers or 2, threads_per_worker=1, processes=processes, dashboard_address=":0"
         )
         return Client(cluster), cluster
     if isinstance(scheduler, str):

@@ -55,9 +55,7 @@ def km_at(time, event, horizon: float) -> tuple[float, float, float]:
     return float(row["survival"]), float(row["lower"]), float(row["upper"])
 
 
-def calibration_by_group(
-    time, event, predicted_survival, horizon: float, groups: int = 5
-) -> pd.DataFrame:
+def calibration_by_group(time, event, predicted_survival, horizon: float, groups: int = 5) -> pd.DataFrame:
     """Predicted against observed survival at ``horizon`` by group (quintile) of predicted risk.
 
     Returns one row per group: ``group, n, events, predicted, observed, observed_lower, observed_upper``
