@@ -19,7 +19,7 @@ from django.views.decorators.http import require_safe
 
 from openhsct.portal import privacy
 
-PAGE_PSA_SAMPLES = 200
+PAGE_PSA_SAMPLES = 100
 PAGE_PSA_PATIENTS = 200
 PAGE_PATIENTS = 2_000
 PAGE_BOOTSTRAP = 100
