@@ -151,7 +151,7 @@ def decide(
 ) -> None:
     """What aHSCT could mean for one person: prediction, costs and QALYs against a DMT, uncertainty. Not medical advice."""
     import openhsct
-    from openhsct.decision.aid import decision_aid, parse_rates
+    from openhsct.decision.aid import check_options, decision_aid, parse_rates
     from openhsct.decision.parameters import load_parameters
     from openhsct.decision.prediction import validate_person
 
@@ -166,6 +166,7 @@ def decide(
     if patients < 1 or (psa_samples and psa_patients < 1):
         raise OpenHSCTError("--patients and --psa-patients must be at least 1", exit_code=2)
     params = load_parameters()
+    check_options(params, comparator=comparator, currency=currency, price=price, wtp=wtp)
     django()
     model, unavailable = _fit_model(bootstrap)
     with console.status("Simulating aHSCT and the DMT (and the PSA)…"):

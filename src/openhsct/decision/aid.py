@@ -253,6 +253,26 @@ def _model_kwargs(
     }
 
 
+def check_options(params, *, comparator: str, currency: str, price: float | None, wtp: Sequence[float]):
+    """``(currency, dmt_sequence)`` checked before any work: an ISO 4217-shaped currency, DMTs the parameter
+    file holds (several separated by commas), a price and thresholds >= 0; raises
+    :class:`DecisionInputError` otherwise."""
+    currency = str(currency).upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise DecisionInputError(f"--currency {currency!r}: use an ISO 4217 code such as RUB, EUR or GBP")
+    sequence = [c.strip() for c in str(comparator).split(",") if c.strip()]
+    unknown = [c for c in sequence if c not in params.dmts()]
+    if unknown or not sequence:
+        raise DecisionInputError(
+            f"--comparator {comparator!r}: not in the parameter file; choose among {', '.join(params.dmts())}"
+        )
+    if price is not None and not (price >= 0 and math.isfinite(price)):
+        raise DecisionInputError(f"--price {price!r}: a price is a number >= 0")
+    if wtp and not all(w >= 0 and math.isfinite(w) for w in wtp):
+        raise DecisionInputError("--wtp: willingness to pay is a number >= 0")
+    return currency, sequence
+
+
 def decision_aid(
     person: Mapping,
     model: PredictionModel | None,
@@ -283,19 +303,7 @@ def decision_aid(
     several separated by commas (a sequence of lines); ``price`` the person's aHSCT price in ``currency``.
     """
     person = validate_person(person)
-    currency = str(currency).upper()
-    if len(currency) != 3 or not currency.isalpha():
-        raise DecisionInputError(f"--currency {currency!r}: use an ISO 4217 code such as RUB, EUR or GBP")
-    sequence = [c.strip() for c in str(comparator).split(",") if c.strip()]
-    unknown = [c for c in sequence if c not in params.dmts()]
-    if unknown or not sequence:
-        raise DecisionInputError(
-            f"--comparator {comparator!r}: not in the parameter file; choose among {', '.join(params.dmts())}"
-        )
-    if price is not None and not (price >= 0 and math.isfinite(price)):
-        raise DecisionInputError(f"--price {price!r}: a price is a number >= 0")
-    if wtp and not all(w >= 0 and math.isfinite(w) for w in wtp):
-        raise DecisionInputError("--wtp: willingness to pay is a number >= 0")
+    currency, sequence = check_options(params, comparator=comparator, currency=currency, price=price, wtp=wtp)
     from openhsct.decision.lifetables import load_life_table
 
     if not isinstance(life_table, pd.DataFrame):
