@@ -66,6 +66,12 @@ def cumulative(P: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(cum)
 
 
+def children(seed, n: int) -> list[np.random.SeedSequence]:
+    """``n`` independent child seeds of ``seed`` (int, None or SeedSequence), the same on every call."""
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return [np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, i)) for i in range(n)]
+
+
 def _seed_int(seed) -> int:
     """A 64-bit key derived from ``seed`` (int, None or SeedSequence)."""
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
@@ -130,9 +136,8 @@ def _blocks(n: int) -> list[int]:
 
 
 def _run_numpy(model: PathModel, n: int, seed) -> tuple[np.ndarray, np.ndarray]:
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     parts, occ = [], 0.0
-    for size, child in zip(_blocks(n), ss.spawn(len(_blocks(n))), strict=True):
+    for size, child in zip(_blocks(n), children(seed, len(_blocks(n))), strict=True):
         totals, o = _block_numpy(np, model, size, np.random.default_rng(child))
         parts.append(totals)
         occ = occ + o
@@ -156,8 +161,7 @@ def _run_cupy(model: PathModel, n: int, seed) -> tuple[np.ndarray, np.ndarray]:
     import cupy
 
     parts, occ = [], 0.0
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    for size, child in zip(_blocks(n), ss.spawn(len(_blocks(n))), strict=True):
+    for size, child in zip(_blocks(n), children(seed, len(_blocks(n))), strict=True):
         totals, o = _block_numpy(cupy, model, size, _CupyStream(cupy, child))
         parts.append(cupy.asnumpy(totals))
         occ = occ + cupy.asnumpy(o)
@@ -280,9 +284,8 @@ def microsimulate(
         ]
     )
     specs = strategies(P, costs, utilities, start, cycles)
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     rows = {}
-    for spec, child in zip(specs, root.spawn(len(specs)), strict=True):
+    for spec, child in zip(specs, children(seed, len(specs)), strict=True):
         matrices = spec.P[None] if spec.P.ndim == 2 else spec.P[: int(cycles)]
         model = PathModel(
             cum=cumulative(matrices),

@@ -36,7 +36,7 @@ import pandas as pd
 
 from openhsct.decision.lifetables import load_life_table, qx_by_age
 from openhsct.decision.markov import ModelInputError, discount_factors, node_weights
-from openhsct.decision.microsim import PathModel, cumulative, mean_and_se, run_paths
+from openhsct.decision.microsim import PathModel, children, cumulative, mean_and_se, run_paths
 from openhsct.decision.parameters import ModelParameters
 
 STRATEGIES = ("ahsct", "dmt")
@@ -707,11 +707,11 @@ def simulate_ms(
         ]
         + [w] * (len(REWARDS) - 2)
     )
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seeds = children(seed, len(prepared.arms))
     bands = params.bands
     rows, traces = {}, []
     for k, (name, arm) in enumerate(prepared.arms.items()):
-        child = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, k))
+        child = seeds[k]
         model = _path_model(arm, weights, heterogeneity, len(bands))
         totals, occ = run_paths(model, n_patients, child, backend)
         mean, se = mean_and_se(totals)
