@@ -230,7 +230,7 @@ def test_evidence_page_filters_and_links_each_study(small_registry, client):
 def test_centre_page_shows_its_line_under_the_pooled_estimate(pages, small_registry):
     html = unescape(_text(pages[f"/centres/{small_registry['big']}/"]))
     assert "Range expected for a new centre (95% PI)" in html
-    assert "This centre: TRM by day 100" in html
+    assert "This centre: deaths from any cause by day 100" in html
     assert re.search(
         r"This centre's deaths from any cause by day 100 \([\d.]+%\) is (within|above|below) the range", html
     )

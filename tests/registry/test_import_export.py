@@ -85,6 +85,11 @@ ONE_ERROR_CASES = [
     ("mri_scans", 0, "new_enlarging_t2", "", "mri_scans.csv:2:new_enlarging_t2: required when t2_assessed is yes"),
     ("custody_events", 2, "event_at", "2018-03-19T09:00:00+00:00", "custody events must be in time order"),
     ("costs", 0, "amount", "-5.00", "costs.csv:2:amount: must be"),
+    ("patients", 0, "consent_status", "withdrawn",
+     "patients.csv:2:consent_withdrawal_date: required when consent_status is withdrawn"),
+    ("patients", 0, "consent_withdrawal_date", "2020-01-01",
+     "patients.csv:2:consent_withdrawal_date: must be empty unless consent_status is withdrawn"),
+    ("patients", 0, "consent_publication", "maybe", "patients.csv:2:consent_publication: not one of"),
 ]
 
 

@@ -23,7 +23,7 @@ P = ["centre_code", "patient_code"]
 COLUMNS = {
     "centres": "centre_code name country city synthetic",
     "patients": "centre_code patient_code sex birth_year phenotype onset_date diagnosis_date consent_status "
-    "consent_date last_contact_date",
+    "consent_date consent_version consent_publication consent_sharing consent_recontact consent_withdrawal_date last_contact_date",
     "eligibility": "centre_code patient_code assessment_date edss relapses_prior_12m gd_assessed gd_lesions "
     "prior_dmt_count prior_dmts decision reason",
     "mobilisations": "centre_code patient_code mobilisation_id regimen cyclophosphamide_g_per_m2 gcsf start_date "
@@ -190,11 +190,22 @@ def test_required_cells_are_filled(big):
         "new_enlarging_t2",
         "stop_date",
         "city",
+        "consent_withdrawal_date",
     }
     for name, frame in big.items():
         for col in frame.columns:
             if col not in optional:
                 assert (frame[col] != "").all(), f"{name}.{col} has empty cells"
+
+
+def test_withdrawn_consent_has_a_withdrawal_date_within_follow_up(big):
+    p = big["patients"]
+    withdrawn = p["consent_status"] == "withdrawn"
+    assert withdrawn.any()
+    assert ((p["consent_withdrawal_date"] != "") == withdrawn).all()
+    w = p.loc[withdrawn]
+    assert (w["consent_withdrawal_date"] >= w["consent_date"]).all()
+    assert (w["consent_withdrawal_date"] <= w["last_contact_date"]).all()
 
 
 def test_keys_are_unique_and_rows_sorted_by_key(big):

@@ -54,8 +54,9 @@ def _pct_axis(title: str, domain=(0, 1)):
     return alt.Y(scale=alt.Scale(domain=list(domain)), axis=alt.Axis(format="%", title=title))
 
 
-def survival_chart(curve: Sequence[Mapping], label: str, colour: str = BLUE) -> Chart | None:
-    """Kaplan-Meier curve (step) with its pointwise 95% confidence band; ``None`` when nothing to draw."""
+def survival_chart(curve: Sequence[Mapping], label: str, colour: str = BLUE, *, rising: bool = False) -> Chart | None:
+    """Kaplan-Meier curve (step) with its pointwise 95% confidence band; ``None`` when nothing to draw.
+    ``rising``: the points are a cumulative share with the event (1 - S), read upwards from 0%."""
     import altair as alt
     import pandas as pd
 
@@ -82,13 +83,13 @@ def survival_chart(curve: Sequence[Mapping], label: str, colour: str = BLUE) -> 
     chart = alt.layer(band, line).properties(width=WIDTH, height=HEIGHT)
     last = pts[-1]
     summary = (
-        f"{label}: the curve falls from 100% to {last['survival']:.0%} at "
+        f"{label}: the curve {'rises from 0%' if rising else 'falls from 100%'} to {last['survival']:.0%} at "
         f"{last['time_years']:.1f} years after transplant (shaded: 95% confidence band)."
     )
     return Chart(render_svg(chart, f"Chart: {label} over time"), summary)
 
 
-def cif_chart(curve: Sequence[Mapping], label: str = "Transplant-related mortality") -> Chart | None:
+def cif_chart(curve: Sequence[Mapping], label: str = "Deaths from any cause by day 100") -> Chart | None:
     """Cumulative incidence of transplant-related death (step) with its 95% band, days 0–365."""
     import altair as alt
     import pandas as pd

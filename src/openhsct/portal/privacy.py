@@ -184,6 +184,8 @@ def _small_centre(summary: Mapping) -> dict:
         "followup": suppressed_block(),
         "endpoints": {},
         "trm": None,
+        "trm_family": {},
+        "neda3": [],
         "grade3_events": None,
         "edss_change": [],
         "did_not_do_well": [],
@@ -209,6 +211,8 @@ def suppress(summary: Mapping, *, min_n: int = MIN_N) -> dict:
     s["followup"] = _mask_counts(fu)
     s["endpoints"] = {k: _suppress_curve_block(v) for k, v in (s.get("endpoints") or {}).items()}
     s["trm"] = _suppress_curve_block(s.get("trm"))
+    s["trm_family"] = {k: _suppress_curve_block(v) for k, v in (s.get("trm_family") or {}).items()}
+    s["neda3"] = _suppress_rows(s.get("neda3") or [], ("years", "method"))
     g3 = s.get("grade3_events")
     if g3 is not None:
         s["grade3_events"] = _suppress_rows([g3], ("method",))[0]

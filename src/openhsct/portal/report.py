@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from openhsct.outcomes.summary import SUMMARY_SECTIONS
 from openhsct.portal import charts, privacy, selectors
 
-ENDPOINT_ORDER = ("pfs", "rfs", "mri_afs", "efs", "os")
+ENDPOINT_ORDER = ("pfs", "rfs", "mri_afs", "efs", "os", "cdi", "pira", "raw")
 # What "surviving" means for each endpoint, in words a patient uses.
 PLAIN_OUTCOME = {
     "pfs": "alive without their disability getting worse",
@@ -27,6 +27,12 @@ PLAIN_OUTCOME = {
     "mri_afs": "alive without new MRI activity",
     "efs": "alive with no sign of MS activity (no relapse, no disability worsening, no new MRI lesions)",
     "os": "alive",
+}
+# What having the event means, for the endpoints read as the share of people with it.
+PLAIN_INCIDENCE = {
+    "cdi": "a lasting improvement in disability (confirmed 6 months later)",
+    "pira": "disability worsening not linked to a relapse (PIRA)",
+    "raw": "disability worsening after a relapse (RAW)",
 }
 COLOURS = {
     "pfs": charts.BLUE,
@@ -58,6 +64,12 @@ def endpoint_sentence(key: str, block: Mapping) -> str:
     a = five[0] if five else shown[-1]
     years = a["years"]
     years_text = f"{years:g} year{'s' if years != 1 else ''}"
+    if block.get("kind") == "incidence":
+        return (
+            f"Out of 100 people like those treated here, about {out_of_100(1 - a['estimate'])} had "
+            f"{PLAIN_INCIDENCE.get(key, 'the event')} within {years_text} (the true number could be between "
+            f"{out_of_100(1 - a['upper'])} and {out_of_100(1 - a['lower'])})."
+        )
     return (
         f"Out of 100 people like those treated here, about {out_of_100(a['estimate'])} were "
         f"{PLAIN_OUTCOME.get(key, 'event-free')} {years_text} later (the true number could be between "
@@ -66,16 +78,23 @@ def endpoint_sentence(key: str, block: Mapping) -> str:
 
 
 def trm_sentence(trm: Mapping | None) -> str:
+    """The headline mortality (all-cause death by day 100, or the attributed measure at 1 year) per 1,000."""
+    label = (trm or {}).get("label", "Deaths from any cause by day 100")
     if not trm or trm.get("suppressed"):
-        return f"Transplant-related deaths: {privacy.SMALL_N_TEXT}."
-    d = trm.get("day100") or {}
+        return f"{label}: {privacy.SMALL_N_TEXT}."
+    attributed = trm.get("definition_key") == "attributed"
+    d = trm.get("year1" if attributed else "day100") or {}
     if not _num(d.get("estimate")):
-        return "Transplant-related deaths by day 100: not estimated."
+        return f"{label}: not estimated."
     per_1000 = round(1000 * d["estimate"])
+    what = (
+        "died of causes attributed to the transplant within a year"
+        if attributed
+        else "died, of any cause, within 100 days of the transplant"
+    )
     return (
-        f"Out of 1,000 people treated here, about {per_1000} died of transplant-related causes within "
-        f"100 days (the true number could be between {round(1000 * d['lower'])} and "
-        f"{round(1000 * d['upper'])})."
+        f"Out of 1,000 people treated here, about {per_1000} {what} (the true number could be between "
+        f"{round(1000 * d['lower'])} and {round(1000 * d['upper'])})."
     )
 
 
@@ -127,19 +146,37 @@ def plotted_cif(trm: Mapping) -> list[dict]:
     return sorted(pts, key=lambda p: p["time_days"])
 
 
+def _complement(point: Mapping, value: str = "survival") -> dict:
+    """A Kaplan-Meier point (its ``value`` and interval) as the share with the event: 1 - S, the interval
+    flipped."""
+    out = dict(point)
+    for key, other in ((value, value), ("lower", "upper"), ("upper", "lower")):
+        v = point.get(other)
+        out[key] = 1 - v if _num(v) else None
+    return out
+
+
 def _endpoints(summary: Mapping) -> list[dict]:
     out = []
     eps = summary.get("endpoints") or {}
     for key in [k for k in ENDPOINT_ORDER if k in eps] + [k for k in eps if k not in ENDPOINT_ORDER]:
         block = eps[key]
+        rising = block.get("kind") == "incidence"
+        curve = plotted_curve(block)
+        if rising:
+            curve = [_complement(p) for p in curve]
         chart = (
             None
             if block.get("suppressed")
-            else charts.survival_chart(
-                plotted_curve(block), block.get("label", key), COLOURS.get(key, charts.BLUE)
-            )
+            else charts.survival_chart(curve, block.get("label", key), COLOURS.get(key, charts.BLUE), rising=rising)
         )
-        out.append({"key": key, "block": block, "chart": chart, "sentence": endpoint_sentence(key, block)})
+        at = block.get("at", [])
+        if rising:
+            at = [a if a.get("suppressed") else _complement(a, "estimate") for a in at]
+        out.append(
+            {"key": key, "block": block, "chart": chart, "at": at, "rising": rising,
+             "sentence": endpoint_sentence(key, block)}
+        )
     return out
 
 
@@ -161,7 +198,7 @@ def _centre_evidence_rows(summary: Mapping) -> list[dict]:
         if ours == "trm":
             trm = summary.get("trm") or {}
             mine = None if trm.get("suppressed") else trm.get("day100")
-            mine_label = "This centre: TRM by day 100"
+            mine_label = "This centre: deaths from any cause by day 100"
         else:
             ep = (summary.get("endpoints") or {}).get("pfs") or {}
             at5 = [a for a in ep.get("at", []) if a.get("years") == 5 and not a.get("suppressed")]
@@ -237,7 +274,7 @@ def _build(centre_code: str) -> dict:
     ctx.update(
         per_year_chart=charts.per_year_chart(summary.get("per_year", [])),
         endpoints=_endpoints(summary),
-        trm_chart=None if trm.get("suppressed") else charts.cif_chart(plotted_cif(trm)),
+        trm_chart=None if trm.get("suppressed") else charts.cif_chart(plotted_cif(trm), trm.get("label", "Deaths from any cause by day 100")),
         trm_sentence=trm_sentence(trm),
         grade3_sentence=grade3_sentence(summary.get("grade3_events")),
         edss_chart=charts.edss_chart(summary.get("edss_change", [])),

@@ -139,7 +139,7 @@ def _funnels(data: dict) -> dict:
     if p0 is not None and pts:
         lim = funnel.control_limits(p0, max(p["x"] for p in pts))
         out["trm"] = charts.funnel_chart(
-            pts, lim, p0=p0, title="Transplant-related mortality by day 100", x_title="Patients transplanted"
+            pts, lim, p0=p0, title="Deaths from any cause by day 100", x_title="Patients transplanted"
         )
     p0 = data.get("pfs_5y")
     pts = [

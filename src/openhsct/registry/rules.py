@@ -86,6 +86,9 @@ def check_dates(eff: dict[str, pd.DataFrame], out: Collector) -> None:
         eff[f].attrs["file"] = f"{f}.csv"
     same = PATIENT
     _within(out, p, "onset_date", "<=", "diagnosis_date", "patients.csv", rule="diagnosis must be on or after onset_date")
+    _within(out, p, "consent_date", "<=", "consent_withdrawal_date", "patients.csv",
+            rule="withdrawal must be on or after consent_date")
+    _consent(p, out)
     _within(out, eff["mobilisations"], "start_date", "<=", "end_date", "mobilisations.csv")
     _within(out, eff["conditioning"], "start_date", "<=", "end_date", "conditioning.csv")
     _within(out, eff["adverse_events"], "onset_date", "<=", "resolution_date", "adverse_events.csv")
@@ -119,6 +122,18 @@ def check_dates(eff: dict[str, pd.DataFrame], out: Collector) -> None:
                 rule="nothing can be recorded after death_date")
     _custody_order(eff["custody_events"], out)
     _assessed(eff, out)
+
+
+def _consent(p: pd.DataFrame, out: Collector) -> None:
+    """A withdrawal date is given exactly when consent_status is withdrawn."""
+    if p.empty or "consent_withdrawal_date" not in p:
+        return
+    withdrawn = (p["consent_status"] == "withdrawn").to_numpy()
+    dated = (p["consent_withdrawal_date"] != "").to_numpy()
+    out.flag(p, withdrawn & ~dated, "patients.csv", "consent_withdrawal_date",
+             "required when consent_status is withdrawn")
+    out.flag(p, ~withdrawn & dated, "patients.csv", "consent_withdrawal_date",
+             "must be empty unless consent_status is withdrawn")
 
 
 def _within(out, frame, a, op, b, file, *, rule_col=None, rule=None) -> None:

@@ -226,3 +226,10 @@ def _mri_detail(s: m.MriScan) -> str:
     t2 = f"{s.new_enlarging_t2} new/enlarging T2" if s.t2_assessed == "yes" else "T2 not assessed"
     gd = f"{s.gd_lesions} Gd+ lesions" if s.gd_assessed == "yes" else "no gadolinium"
     return f"{t2}; {gd}"
+
+
+def consent_excluded(centre: m.Centre) -> int:
+    """Patients of the centre left out of every public figure and report: consent withdrawn or not given, or
+    publication outside its scope (the rule of :func:`openhsct.registry.consent.may_publish`)."""
+    patients = m.Patient.objects.filter(centre=centre)
+    return patients.count() - patients.filter(consent_status="given").exclude(consent_publication="no").count()

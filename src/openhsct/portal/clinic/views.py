@@ -68,6 +68,7 @@ def centre_dashboard(request, centre_code: str):
         {
             "centre": centre,
             "completeness": selectors.centre_completeness(centre),
+            "consent_excluded": selectors.consent_excluded(centre),
             "overdue": selectors.overdue_followup(centre),
             "overdue_months": selectors.FOLLOW_UP_OVERDUE_MONTHS,
             "changes": selectors.recent_changes(centre),
