@@ -66,6 +66,8 @@ def test_cox_needs_events_and_both_arms():
         cox_treatment_effect([1, 2], [0, 0], [0, 1])
     with pytest.raises(ComparativeError, match="both arms"):
         cox_treatment_effect([1, 2], [1, 1], [1, 1])
+    with pytest.raises(ComparativeError, match="no events in the comparator arm"):
+        cox_treatment_effect([1, 2, 3, 4], [1, 1, 0, 0], [1, 1, 0, 0])
 
 
 def test_negative_binomial_without_overdispersion_gives_the_rate_ratio():

@@ -65,6 +65,9 @@ def _print(result: dict, comparator: str) -> None:
     arr = result["arr"]
     t.add_row("annualised relapse rate (ratio, negative binomial)", _ci(arr["matched"]), _ci(arr["weighted"]))
     console.print(t)
+    for block in result["effects"].values():
+        for note in block["notes"]:
+            console.print(f"Not estimated — {block['label']}, {note}", highlight=False)
     ev, sens = result["e_value"], result["sensitivity"]
     if ev:
         console.print(f"E-value (main hazard ratio): {ev['estimate']:.2f}; for the confidence limit: {ev['limit']:.2f}",

@@ -227,6 +227,9 @@ def cox_treatment_effect(
         raise ComparativeError("both arms need patients for a hazard ratio")
     if event.sum() == 0:
         raise ComparativeError("no events: a hazard ratio needs at least one event")
+    empty = [name for arm, name in ((1, "aHSCT"), (0, "comparator")) if not np.any(event[tr == arm] == 1)]
+    if empty:
+        raise ComparativeError(f"no events in the {empty[0]} arm: the hazard ratio is not estimable (0 or infinite)")
     x = (tr - tr.mean())[:, None]  # centred, as coxph; the coefficient is unchanged
     fit = _cox_fit(time, event, x, w)
     v_naive = np.linalg.inv(fit.info)
