@@ -129,7 +129,8 @@ def matrix_from_long(table: pd.DataFrame, file_name: str = MATRIX_FILE) -> tuple
 
 
 def fine_from_coarse(coarse_bands: list[int], coarse: np.ndarray, fine_bands=EDSS_BANDS) -> np.ndarray:
-    """A fine-band matrix that lumps exactly to ``coarse`` (Kemeny & Snell lumpability).
+    """A fine-band matrix that lumps exactly to ``coarse`` (lumpability: Kemeny JG, Snell JL 1960, *Finite
+    Markov Chains*, Van Nostrand, ch. 6).
 
     Each fine band belongs to the coarse band with the largest lower bound not above it. A stay keeps the
     fine band; a move up lands in the lowest fine band of the destination, a move down in its highest.
