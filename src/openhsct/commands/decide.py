@@ -62,8 +62,10 @@ def _print_prediction(aid) -> None:
 def _print_totals(aid) -> None:
     cur = aid.currency
     t = Table(title=f"aHSCT against {aid.settings['comparator']}: discounted totals per person ({cur})")
-    for col in ("strategy", "cost", "QALYs", "life years", "Δ cost", "Δ QALYs", f"ICER ({cur}/QALY)", "status"):
-        t.add_column(col, justify="left" if col in ("strategy", "status") else "right")
+    t.caption = f"ICER in {cur} per QALY gained"
+    for col in ("strategy", "cost", "QALYs", "life yrs", "Δ cost", "Δ QALYs", "ICER", "status"):
+        text = col in ("strategy", "status")
+        t.add_column(col, justify="left" if text else "right", no_wrap=True, min_width=6 if text else None)
     frame = aid.to_frame()
     for name, r in frame.iterrows():
         t.add_row(name, _money(r["cost"]), f"{r['qaly']:.3f}", f"{r['life_years']:.2f}", _money(r["inc_cost"]),
@@ -84,7 +86,8 @@ def _print_totals(aid) -> None:
 
 def _print_uncertainty(aid) -> None:
     cur = aid.currency
-    t = Table(title=f"Net monetary benefit (wtp × QALYs − cost, {cur}) at your thresholds")
+    where = "your thresholds" if aid.wtp else "a range of willingness-to-pay values"
+    t = Table(title=f"Net monetary benefit (wtp × QALYs − cost, {cur}) at {where}")
     t.add_column(f"wtp ({cur}/QALY)", justify="right")
     strategies = list(aid.totals.index)
     for s in strategies:
@@ -111,13 +114,13 @@ def _print_uncertainty(aid) -> None:
 
 def _print_unverified(aid) -> None:
     t = Table(title=f"Inputs in use that are not verified against their source ({len(aid.unverified)})")
-    t.add_column("input", overflow="fold")
-    t.add_column("value", justify="right")
-    t.add_column("unit")
-    t.add_column("source (full text in --json / --report)", max_width=48, no_wrap=True, overflow="ellipsis")
+    t.caption = "Sources in full: --json or --report"
+    t.add_column("input", no_wrap=True)
+    t.add_column("value and unit", min_width=14)
+    t.add_column("source", min_width=16, max_width=26, no_wrap=True, overflow="ellipsis")
     for r in aid.unverified.itertuples():
         value = "—" if r.value != r.value else f"{r.value:,.4g}"
-        t.add_row(str(r.name), value, f"{r.unit} {r.currency or ''}".strip(), str(r.source))
+        t.add_row(str(r.name), f"{value} {r.unit} {r.currency or ''}".strip(), str(r.source))
     console.print(t)
 
 
