@@ -780,6 +780,17 @@ def similar_patients(model: PredictionModel, person: Mapping) -> pd.DataFrame:
     return data.loc[same]
 
 
+def similar_km(model: PredictionModel, person: Mapping) -> pd.DataFrame:
+    """Kaplan-Meier PFS (years) of the training patients with the person's phenotype and EDSS band, as
+    :func:`openhsct.outcomes.kaplan_meier` returns it (empty when there is none)."""
+    from openhsct.outcomes.kaplan_meier import kaplan_meier
+
+    same = similar_patients(model, person)
+    if not len(same):
+        return pd.DataFrame(columns=["time", "n_risk", "n_event", "survival", "std_err", "lower", "upper"])
+    return kaplan_meier(same["pfs_years"], same["pfs_event"])
+
+
 def _trm_for(model: PredictionModel, person: Mapping) -> tuple[float, float, float]:
     trm = model.trm
     if trm.firth is None:

@@ -107,18 +107,18 @@ def fitted_model(n_bootstrap: int = PAGE_BOOTSTRAP):
 def similar_km(model, person) -> tuple[list[dict] | None, int]:
     """The registry's Kaplan-Meier PFS of patients with the person's phenotype and EDSS band (years), cut
     where fewer than 5 remain at risk; ``None`` under 5 patients. With the number of such patients."""
+    from openhsct.decision.prediction import similar_km as km_of_similar
     from openhsct.decision.prediction import similar_patients
-    from openhsct.outcomes.kaplan_meier import kaplan_meier
 
-    same = similar_patients(model, person)
-    if len(same) < privacy.MIN_N:
-        return None, len(same)
-    km = kaplan_meier(same["pfs_years"], same["pfs_event"])
+    n = len(similar_patients(model, person))
+    if n < privacy.MIN_N:
+        return None, n
+    km = km_of_similar(model, person)
     km = km.loc[km["n_risk"] >= privacy.MIN_N]
     rows = [{"time": 0.0, "survival": 1.0}] + [
         {"time": float(t), "survival": float(s)} for t, s in zip(km["time"], km["survival"], strict=True)
     ]
-    return rows, len(same)
+    return rows, n
 
 
 def _trace_rows(aid) -> list[dict]:
