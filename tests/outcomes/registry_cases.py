@@ -4,8 +4,8 @@ Centre C1: five transplanted patients A–E; centre C2: one patient F with no ev
 patient's day 0 (2020 is a leap year).
 
 * A (day 0 2020-01-01, RRMS, EDSS 3.0 at day -31): EDSS 3.0 / 4.0 / 4.0 / 4.0 at days 182 / 366 / 547 / 731,
-  so a CDW at day 366 confirmed at 547 (181 days >= 24 weeks). Scans at 91 (re-baseline: its 2 new T2 and
-  1 Gd+ lesion do not count), 370 (T2 read, 0) and 735 (T2 and Gd read, 0). Last contact 2022-06-01 = day 882.
+  so a CDW at day 366 confirmed at 547 (181 days >= 24 weeks). Scans at 91 (re-baseline: its 2 new T2
+  lesions do not count; no Gd+ lesion), 370 (T2 read, 0) and 735 (T2 and Gd read, 0). Last contact 2022-06-01 = day 882.
 * B (day 0 2020-03-01, SPMS, EDSS 6.0): died day 40, transplant-related.
 * C (day 0 2019-06-01, RRMS, EDSS 2.0): relapse at day 458; scans at 106 (re-baseline), 375 (T2 *not* read,
   Gd read 0), 735 (1 new T2 lesion); died day 1310, not transplant-related.
