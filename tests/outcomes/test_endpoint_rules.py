@@ -155,3 +155,34 @@ def test_procedure_mortality_counts_from_mobilisation_including_deaths_before_da
     assert (r["n"], r["events"], r["before_day0"]) == (4, 2, 1)
     assert r["estimate"] == pytest.approx(0.5)
     assert r["label"] == "Deaths from the start of mobilisation to day 100 (intention to treat)"
+
+
+def _pfs_at(patients: pd.DataFrame, years: float) -> tuple[float, int]:
+    from openhsct.outcomes.endpoints import endpoint_data
+    from openhsct.outcomes.summary import survival_at
+
+    t, e = endpoint_data(patients, "pfs")
+    a = survival_at(t, e, (years,))[0]
+    return a["estimate"], a["n_risk"]
+
+
+def test_on_a_synthetic_registry_a_late_phone_contact_moves_only_the_earlier_definition():
+    """Every living patient gets a phone contact on the cut date (no new visit): the registry's PFS at 5 years
+    and its number at risk do not move; the earlier last-contact definition's rise."""
+    from openhsct.registry.synth import generate, typed
+
+    tables = {k: typed(v) for k, v in generate(centres=2, patients=300, seed=11).items()}
+    cut = pd.Timestamp("2025-06-30")
+    called = dict(tables)
+    patients = tables["patients"].copy()
+    dead = set(tables["deaths"]["patient_code"])
+    alive = ~patients["patient_code"].isin(dead)
+    patients.loc[alive, "last_contact_date"] = cut
+    called["patients"] = patients
+    for definition, moves in (("registry", False), ("openhsct-0.1", True)):
+        before = _pfs_at(registry_outcomes(tables, as_of=cut, definition=definition).patients, 5)
+        after = _pfs_at(registry_outcomes(called, as_of=cut, definition=definition).patients, 5)
+        if moves:
+            assert after[1] > before[1] and after[0] > before[0]
+        else:
+            assert after == before

@@ -269,3 +269,16 @@ def test_summary_is_cached_and_invalidated_on_change(small_registry, client, mon
     second = client.get(f"/centres/{code}/").content.decode()
     assert calls == [code, code]
     assert first != second
+
+
+def test_every_mortality_figure_names_its_definition(pages, small_registry):
+    html = _text(pages[f"/centres/{small_registry['big']}/"])
+    for label in (
+        "Deaths from any cause by day 100",
+        "Transplant-attributed deaths (non-relapse mortality) by 1 year",
+        "Deaths from the start of mobilisation to day 100 (intention to treat)",
+    ):
+        assert label in html, label
+    assert "Transplant-related mortality over time" not in html
+    compare = _text(pages["/compare/"])
+    assert "Deaths from any cause by day 100" in compare
