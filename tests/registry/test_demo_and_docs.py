@@ -30,9 +30,11 @@ def test_demo_builds_prints_summary_and_logins(tmp_path, monkeypatch):
 
 
 def test_data_dictionary_is_generated_from_the_models():
+    from openhsct.outcomes.instruments import instruments_markdown
     from openhsct.registry.exchange import data_dictionary_markdown
 
     committed = (ROOT / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
-    assert committed.strip() == data_dictionary_markdown().strip(), "run `openhsct dictionary` and commit"
+    generated = data_dictionary_markdown() + "\n" + instruments_markdown()
+    assert committed.strip() == generated.strip(), "run `openhsct dictionary` and commit"
     for column in ("edss", "visit_date", "cd34_1e6_per_kg", "transplant_related", "currency"):
         assert f"`{column}`" in committed

@@ -43,6 +43,7 @@ COLUMNS = {
     "mri_scans": "centre_code patient_code scan_date t2_assessed new_enlarging_t2 gd_assessed gd_lesions",
     "dmt_exposures": "centre_code patient_code drug start_date stop_date",
     "costs": "centre_code patient_code cost_date category amount currency",
+    "pro_answers": "centre_code patient_code response_date instrument item answer source",
 }
 KEYS = {
     "centres": ["centre_code"],
@@ -62,6 +63,7 @@ KEYS = {
     "mri_scans": [*P, "scan_date"],
     "dmt_exposures": [*P, "drug", "start_date"],
     "costs": [*P, "cost_date", "category"],
+    "pro_answers": [*P, "response_date", "instrument", "item", "source"],
 }
 DECIMALS = {
     "edss": 1,

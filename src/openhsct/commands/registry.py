@@ -75,10 +75,11 @@ def dictionary(
 ) -> None:
     """Write the data dictionary of the exchange format, generated from the models."""
     django(migrate=False)
+    from openhsct.outcomes.instruments import instruments_markdown
     from openhsct.registry.exchange import data_dictionary_markdown
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(data_dictionary_markdown() + "\n", encoding="utf-8")
+    out.write_text(data_dictionary_markdown() + "\n" + instruments_markdown() + "\n", encoding="utf-8")
     console.print(f"Wrote {out}")
 
 

@@ -38,6 +38,7 @@ from openhsct.outcomes.endpoints import (
 from openhsct.outcomes.followup import data_as_of, followup_completeness
 from openhsct.outcomes.kaplan_meier import kaplan_meier, km_summary, reverse_km_median_followup
 from openhsct.outcomes.neda import neda3
+from openhsct.outcomes.pro import pro_block
 
 SURVIVAL_YEARS = (1, 2, 5, 10)
 EDSS_CHANGE_YEARS = (1, 2, 5)
@@ -47,7 +48,7 @@ STRATA = ("phenotype", "edss_band", "intensity", "era")
 # The top-level sections of a centre summary, in the order a reader meets them (the portal's contract).
 SUMMARY_SECTIONS = (
     "centre", "as_of", "n_patients", "per_year", "followup", "endpoints", "trm", "trm_family", "neda3",
-    "grade3_events", "edss_change", "did_not_do_well", "costs", "strata",
+    "grade3_events", "edss_change", "did_not_do_well", "costs", "strata", "pro",
 )
 TIMING_BANDS = (
     (-math.inf, 0, "before day 0"),
@@ -519,6 +520,7 @@ def summarise(
         "did_not_do_well": did_not_do_well(tables, p),
         "costs": costs_block(tables, p, currency, rates),
         "strata": strata_block(p),
+        "pro": pro_block(tables, p),
     }
 
 

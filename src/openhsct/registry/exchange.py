@@ -35,6 +35,7 @@ TABLE_MODELS: dict[str, type[dj.Model]] = {
     "mri_scans": m.MriScan,
     "dmt_exposures": m.DmtExposure,
     "costs": m.Cost,
+    "pro_answers": m.ProAnswer,
 }
 
 # Foreign keys to a patient's own records travel as that record's natural identifier.
@@ -153,6 +154,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "mri_scans": ("centre_code", "patient_code", "scan_date"),
     "dmt_exposures": ("centre_code", "patient_code", "drug", "start_date"),
     "costs": ("centre_code", "patient_code", "cost_date", "category"),
+    "pro_answers": ("centre_code", "patient_code", "response_date", "instrument", "item", "source"),
 }
 
 CENTRE_CODE = Column("centre_code", "reference", True, "Centre code (centres.centre_code)", max_length=32)

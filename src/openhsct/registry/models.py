@@ -421,3 +421,59 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.model} {self.object_pk}"
+
+
+class ProAnswer(PatientRecord):
+    """One answer to one item of a patient-reported outcome questionnaire, with who gave it.
+
+    An answer the patient gives (``source`` patient) is a row of its own beside any the clinic records for
+    the same date and item (``source`` clinician): neither overwrites the other. The instruments, their
+    items, answer codes and scoring live in :mod:`openhsct.outcomes.instruments`.
+    """
+
+    class Instrument(models.TextChoices):
+        PDDS = "pdds", "Patient Determined Disease Steps"
+        EMPLOYMENT = "employment", "Employment status"
+        COMMENT = "comment", "Anything else (free text)"
+
+    class Source(models.TextChoices):
+        PATIENT = "patient", "Patient"
+        CLINICIAN = "clinician", "Clinician"
+
+    response_date = models.DateField(help_text="Date the questionnaire was answered")
+    instrument = models.CharField(max_length=16, choices=Instrument.choices)
+    item = models.CharField(max_length=40, help_text="Item identifier within the instrument, e.g. pdds")
+    answer = models.CharField(max_length=2000, help_text="The answer code (see the instrument) or free text")
+    source = models.CharField(max_length=10, choices=Source.choices, help_text="Who gave the answer")
+
+    class Meta:
+        ordering = ["patient", "response_date", "instrument", "item"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "response_date", "instrument", "item", "source"],
+                                    name="pro_answer_unique"),
+        ]
+
+
+class PatientAccount(models.Model):
+    """A sign-in for one patient: the user sees that patient's own record and nothing else."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="patient_account")
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="account")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.patient}"
+
+
+class PatientInvite(models.Model):
+    """A one-time, expiring sign-in link for a patient. Only the SHA-256 of the token is stored."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="invites")
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

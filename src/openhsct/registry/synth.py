@@ -120,6 +120,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "mri_scans": (CC, PC, "scan_date", "t2_assessed", "new_enlarging_t2", "gd_assessed", "gd_lesions"),
     "dmt_exposures": (CC, PC, "drug", "start_date", "stop_date"),
     "costs": (CC, PC, "cost_date", "category", "amount", "currency"),
+    "pro_answers": (CC, PC, "response_date", "instrument", "item", "answer", "source"),
 }
 
 # Column kinds for typed (Parquet) output, matching openhsct.registry.formats.typed_frame.
@@ -576,6 +577,7 @@ def generate(centres: int, patients: int, seed: int, as_of: date = AS_OF) -> dic
         [_DMT_RANK[drug], start],
     )
     tables["costs"] = _costs_table(coh, collections, rng)
+    tables["pro_answers"] = pro_answers_table(tables["edss_visits"], seed)
     return {name: tables[name] for name in TABLE_COLUMNS}
 
 
@@ -1604,3 +1606,42 @@ def _needs_quote(v: str) -> bool:
 
 def _quote(v: str) -> str:
     return '"' + v.replace('"', '""') + '"' if _needs_quote(v) else v
+
+
+# ---------------------------------------------------------------------------------- patient-reported
+
+PRO_STREAM = 0x50524F  # a second random stream ("PRO"), so the other tables draw exactly as before
+PRO_ANSWERED_P = 0.6  # share of clinic visits with a questionnaire answered by the patient
+# PDDS step most often reported at each EDSS half step (0.0, 0.5, ..., 10.0); PDDS and EDSS correlate
+# strongly (Spearman rho 0.78, Learmonth et al. 2013, BMC Neurol 13:37, doi:10.1186/1471-2377-13-37).
+_PDDS_FOR_EDSS_H = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 3, 4, 6, 7, 7, 8, 8, 8, 8, 8])
+_EMPLOYMENT = np.array(["full_time", "part_time", "not_working_ms", "sick_leave", "retired", "other"], dtype=object)
+_EMPLOYMENT_P = (0.35, 0.2, 0.25, 0.05, 0.1, 0.05)
+
+
+def pro_answers_table(edss_visits: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Synthetic PDDS and employment answers (``source`` patient) on PRO_ANSWERED_P of the EDSS visit days.
+
+    Drawn from their own generator (``SeedSequence([seed, PRO_STREAM])``), so adding them leaves every
+    other synthetic table unchanged. PDDS is the step usual for the measured EDSS, one step off in a quarter
+    of answers (kept within 0-8). Returns the exchange table, rows sorted by its key.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, PRO_STREAM]))
+    n = len(edss_visits)
+    answered = rng.random(n) < PRO_ANSWERED_P
+    shift = _choice(rng, (0.125, 0.75, 0.125), n) - 1
+    employment = _EMPLOYMENT[_choice(rng, _EMPLOYMENT_P, n)]
+    v = edss_visits.loc[answered]
+    half = np.round(v["edss"].astype(float).to_numpy() * 2).astype(int)
+    pdds = np.clip(_PDDS_FOR_EDSS_H[half] + shift[answered], 0, 8).astype(str).astype(object)
+    base = {CC: v[CC].to_numpy(), PC: v[PC].to_numpy(), "response_date": v["visit_date"].to_numpy()}
+    parts = [
+        pd.DataFrame({**base, "instrument": "pdds", "item": "pdds", "answer": pdds}),
+        pd.DataFrame({**base, "instrument": "employment", "item": "employment_status",
+                      "answer": employment[answered]}),
+    ]
+    out = pd.concat(parts, ignore_index=True)
+    out["source"] = "patient"
+    key = [CC, PC, "response_date", "instrument", "item", "source"]
+    out = out.sort_values(key, kind="stable").reset_index(drop=True)
+    return out[list(TABLE_COLUMNS["pro_answers"])].astype(object)
