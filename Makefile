@@ -24,7 +24,7 @@ bench: $(STAMP)
 	for b in bench/*.py; do $(VENV)/bin/python $$b || exit 1; done
 
 goldens:
-	Rscript reference/r/survival_goldens.R && Rscript reference/r/metafor_goldens.R && Rscript reference/r/comparative_goldens.R && Rscript reference/r/glmm_marginal_goldens.R && Rscript reference/r/prediction_goldens.R
+	Rscript reference/r/survival_goldens.R && Rscript reference/r/metafor_goldens.R && Rscript reference/r/comparative_goldens.R && Rscript reference/r/glmm_marginal_goldens.R && Rscript reference/r/prediction_goldens.R && Rscript reference/r/decision_goldens.R
 
 clean:
 	rm -rf $(VENV) .venv-msprog openhsct-data openhsct-demo artifacts
