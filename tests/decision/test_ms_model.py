@@ -190,3 +190,33 @@ def test_waning_moves_mist_effect_towards_natural_history(params):
     origin = 3 * 2 + 1
     assert waned["P"][5][origin, -1] == pytest.approx(base["P"][5][origin, -1])
     assert waned["P"][5][origin, origin] < base["P"][5][origin, origin]
+
+
+def test_monitoring_cost_lives_in_tunnel_states(params):
+    from openhsct.decision.markov import markov_trace
+
+    kw = dict(rates=RATES, horizon_years=4)
+    base, _ = ms_cohort_inputs(PERSON, params, "ahsct", **kw)
+    tunnel_params = params.with_values({"ahsct_cost_monitoring_year2": (1000.0, "EUR")})
+    tunnel, _ = ms_cohort_inputs(PERSON, tunnel_params, "ahsct", **kw)
+    assert tunnel["P"].shape[1] == 3 * 40 + 1  # blocks ahsct_y1, ahsct_y2, ahsct_y3+
+    cost = {
+        k: markov_cohort(**v, cycles=4, discount=0.03).loc["base", "cost"]
+        for k, v in (("base", base), ("tunnel", tunnel))
+    }
+    # everyone alive at node 1 is in year 2 after transplant; the trapezoid weight there is 1 year
+    alive_at_1 = markov_trace(tunnel["P"], tunnel["start"], 4)[1, :-1].sum()
+    assert cost["tunnel"] - cost["base"] == pytest.approx(1000 * 100 * alive_at_1 / 1.03, rel=1e-12)
+
+
+def test_rescue_dmt_moves_patients_to_the_first_line(params):
+    from openhsct.decision.markov import markov_trace
+
+    rescue = params.with_values({"ahsct_rescue_dmt_probability": 0.2})
+    inputs, _ = ms_cohort_inputs(
+        PERSON, rescue, "ahsct", dmt_sequence=["natalizumab"], rates=RATES, horizon_years=3
+    )
+    assert inputs["P"].shape[1] == 3 * 40 + 1  # aHSCT, natalizumab, no DMT
+    m = markov_trace(inputs["P"], inputs["start"], 3)
+    on_dmt = m[1, 40:80].sum()
+    assert on_dmt == pytest.approx(0.2 * m[1, :-1].sum(), rel=1e-12)
