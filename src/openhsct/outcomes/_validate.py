@@ -1,4 +1,6 @@
-"""Checks at the edge of the survival functions: arrays in, clear ``ValueError`` out.
+"""Checks at the edge of the survival functions: arrays in, a clear :class:`SurvivalInputError` out (an
+:class:`openhsct.errors.OpenHSCTError` the CLI reports as a user error, and a ``ValueError`` for callers that
+catch that).
 
 Every public estimator calls these once; the estimators then trust their inputs.
 """
@@ -10,13 +12,21 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from openhsct.errors import OpenHSCTError
+
 CONF_TYPES = ("log", "log-log", "plain")
+
+
+class SurvivalInputError(OpenHSCTError, ValueError):
+    """Survival inputs that break a rule (shape, finiteness, lengths, event codes)."""
+
+    exit_code = 2
 
 
 def _as_1d(values, name: str) -> np.ndarray:
     arr = values.to_numpy() if isinstance(values, pd.Series | pd.Index) else np.asarray(values)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+        raise SurvivalInputError(f"{name} must be one-dimensional, got shape {arr.shape}")
     return arr
 
 
@@ -28,11 +38,11 @@ def _as_float(values, name: str) -> np.ndarray:
         missing = pd.isna(arr)
         if missing.any():
             bad = int(np.flatnonzero(missing)[0])
-            raise ValueError(f"{name} must be finite: missing value at position {bad}") from None
-        raise ValueError(f"{name} must be numeric ({exc})") from None
+            raise SurvivalInputError(f"{name} must be finite: missing value at position {bad}") from None
+        raise SurvivalInputError(f"{name} must be numeric ({exc})") from None
     if not np.isfinite(out).all():
         bad = int(np.flatnonzero(~np.isfinite(out))[0])
-        raise ValueError(f"{name} must be finite: NaN or infinite value at position {bad} ({arr[bad]!r})")
+        raise SurvivalInputError(f"{name} must be finite: NaN or infinite value at position {bad} ({arr[bad]!r})")
     return out
 
 
@@ -41,10 +51,10 @@ def check_lengths(**arrays: np.ndarray) -> int:
     lengths = {name: len(a) for name, a in arrays.items()}
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"{k}={v}" for k, v in lengths.items())
-        raise ValueError(f"length mismatch: {detail}")
+        raise SurvivalInputError(f"length mismatch: {detail}")
     n = next(iter(lengths.values()))
     if n == 0:
-        raise ValueError("no observations: the inputs are empty")
+        raise SurvivalInputError("no observations: the inputs are empty")
     return n
 
 
@@ -53,7 +63,7 @@ def as_time(values, name: str = "time") -> np.ndarray:
     out = _as_float(values, name)
     if out.size and out.min() < 0:
         bad = int(np.argmin(out))
-        raise ValueError(f"{name} must be non-negative: {out[bad]!r} at position {bad}")
+        raise SurvivalInputError(f"{name} must be non-negative: {out[bad]!r} at position {bad}")
     return out
 
 
@@ -69,7 +79,7 @@ def as_event(values, name: str = "event") -> np.ndarray:
     ok = (num == 0) | (num == 1)
     if not ok.all():
         bad = int(np.flatnonzero(~ok)[0])
-        raise ValueError(f"{name} must be 0 (censored) or 1 (event): {arr[bad]!r} at position {bad}")
+        raise SurvivalInputError(f"{name} must be 0 (censored) or 1 (event): {arr[bad]!r} at position {bad}")
     return num.astype(np.int8)
 
 
@@ -79,7 +89,7 @@ def as_cause(values, name: str = "cause") -> np.ndarray:
     ok = (num >= 0) & (num == np.round(num))
     if not ok.all():
         bad = int(np.flatnonzero(~ok)[0])
-        raise ValueError(
+        raise SurvivalInputError(
             f"{name} must be 0 (censored) or a positive integer cause: {num[bad]!r} at position {bad}"
         )
     return num.astype(np.int64)
@@ -90,20 +100,20 @@ def as_group(values, name: str = "group") -> tuple[np.ndarray, list]:
     arr = _as_1d(values, name)
     if pd.isna(arr).any():
         bad = int(np.flatnonzero(pd.isna(arr))[0])
-        raise ValueError(f"{name} must not be missing: missing value at position {bad}")
+        raise SurvivalInputError(f"{name} must not be missing: missing value at position {bad}")
     labels, codes = np.unique(arr, return_inverse=True)
     return codes.astype(np.int64), labels.tolist()
 
 
 def as_conf_level(conf_level: float) -> float:
     if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must lie strictly between 0 and 1, got {conf_level!r}")
+        raise SurvivalInputError(f"conf_level must lie strictly between 0 and 1, got {conf_level!r}")
     return float(conf_level)
 
 
 def as_conf_type(conf_type: str) -> str:
     if conf_type not in CONF_TYPES:
-        raise ValueError(f"conf_type must be one of {', '.join(CONF_TYPES)}; got {conf_type!r}")
+        raise SurvivalInputError(f"conf_type must be one of {', '.join(CONF_TYPES)}; got {conf_type!r}")
     return conf_type
 
 
