@@ -62,3 +62,55 @@ def test_identical_for_one_and_two_workers():
     assert len(one) == 8
     assert one.equals(two)
     assert one["cost"].nunique() > 2
+
+
+def _prediction():
+    import pandas as pd
+
+    t = np.arange(0, 8.0)
+    s = np.exp(-0.05 * t)
+    # a log(-log) interval of half-width 0.3 (on that scale) at every time after 0
+    eta = np.log(-np.log(np.where(t > 0, s, 0.5)))
+    lower = np.where(t > 0, np.exp(-np.exp(eta + 0.3)), 1.0)
+    upper = np.where(t > 0, np.exp(-np.exp(eta - 0.3)), 1.0)
+    curve = pd.DataFrame({"time": t, "survival": s, "lower": lower, "upper": upper})
+    return {"survival_curve": curve, "trm": 0.02, "trm_lower": 0.01, "trm_upper": 0.035}
+
+
+def test_prediction_draws_follow_its_interval():
+    from openhsct.decision.psa import draw_prediction
+
+    pred = _prediction()
+    rng = np.random.default_rng(4)
+    draws = [draw_prediction(pred, rng) for _ in range(2000)]
+    at5 = np.array([d["survival_curve"]["survival"].iloc[5] for d in draws])
+    trm = np.array([d["trm"] for d in draws])
+    s5 = pred["survival_curve"]["survival"].iloc[5]
+    assert np.median(at5) == pytest.approx(s5, abs=0.005)
+    inside = (at5 >= pred["survival_curve"]["lower"].iloc[5]) & (
+        at5 <= pred["survival_curve"]["upper"].iloc[5]
+    )
+    # the interval is ±0.3 on the log(-log) scale, i.e. ±1.96 σ with σ = 0.3/1.96: 95 % inside
+    assert inside.mean() == pytest.approx(0.95, abs=0.02)
+    assert trm.mean() == pytest.approx(0.02, abs=0.001)
+    for d in draws[:20]:
+        s = d["survival_curve"]["survival"].to_numpy()
+        assert s[0] == 1.0 and (np.diff(s) <= 0).all()
+
+
+def test_psa_with_a_prediction_is_worker_independent():
+    person = {"age_years": 45, "sex": "M", "phenotype": "RRMS", "edss": 4.0}
+    kwargs = dict(
+        n_samples=3,
+        n_patients=40,
+        seed=2,
+        processes=False,
+        horizon_years=3,
+        rates={"EUR": 100.0},
+        prediction=_prediction(),
+        strategies=("ahsct",),
+    )
+    one = psa(person, load_parameters(), n_workers=1, chunk_size=3, **kwargs)
+    two = psa(person, load_parameters(), n_workers=2, chunk_size=1, **kwargs)
+    assert one.equals(two)
+    assert one["qaly"].nunique() == 3

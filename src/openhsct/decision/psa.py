@@ -12,9 +12,12 @@ Modelling for Health Economic Evaluation*, Oxford University Press, ch. 4), with
   variance: ``sdlog² = ln(1 + v/m²)``, ``meanlog = ln m − sdlog²/2``) is provided for inputs given that way;
 * Dirichlet for each row of the EDSS matrix, ``Dir(n · p_row)`` with ``n = n_for_dirichlet``.
 
-Reproducibility: sample ``i`` draws its parameters from ``SeedSequence(seed, spawn_key=(i, 0))`` and
-simulates its patients from ``SeedSequence(seed, spawn_key=(i, 1))`` — one child per sample — so the
-table is identical whatever the chunking and the number of workers.
+With an individual prediction, each sample also draws the person's PFS curve and TRM from their intervals
+(:func:`draw_prediction`), so the registry model's uncertainty reaches the aHSCT arm.
+
+Reproducibility: sample ``i`` draws its parameters from ``SeedSequence(seed, spawn_key=(i, 0))``, its
+prediction from ``spawn_key=(i, 2)`` and simulates its patients from ``spawn_key=(i, 1)`` — children of one
+sample — so the table is identical whatever the chunking and the number of workers.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from openhsct.decision.parameters import ModelParameters, ParameterError
 
@@ -147,17 +151,66 @@ def params_for_draw(params: ModelParameters, draw: Mapping[str, float]) -> Model
     return params.with_draw({k: v for k, v in draw.items() if not k.startswith("edss:")}, matrix)
 
 
+def draw_prediction(prediction: Mapping, rng: np.random.Generator) -> dict:
+    """One PSA draw of an individual prediction; returns ``{"survival_curve", "trm"}`` for ``simulate_ms``.
+
+    The PFS curve moves as a whole on the log(−log) scale, where its interval was built:
+    ``η_i(t) = log(−log S(t)) + z·σ(t)`` with one ``z ~ N(0, 1)`` per sample and
+    ``σ(t) = (log(−log lower(t)) − log(−log upper(t))) / (2·1.96)``. TRM is drawn from the beta
+    distribution fitted to its estimate and 95 % CI (fixed when no beta fits).
+    """
+    curve = pd.DataFrame(prediction["survival_curve"])
+    surv = curve["survival"].to_numpy(float)
+    out = curve.loc[:, ["time"]].copy()
+    z = rng.standard_normal()
+    if {"lower", "upper"} <= set(curve.columns):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eta = np.log(-np.log(surv))
+            lower = np.log(-np.log(curve["lower"].to_numpy(float)))
+            upper = np.log(-np.log(curve["upper"].to_numpy(float)))
+            sigma = np.where(np.isfinite(lower - upper), (lower - upper) / (2 * Z95), 0.0)
+            drawn = np.exp(-np.exp(eta + z * sigma))
+        surv = np.where(surv < 1, np.minimum.accumulate(np.clip(drawn, 1e-12, 1.0)), 1.0)
+    out["survival"] = surv
+    trm = float(prediction["trm"])
+    low, high = prediction.get("trm_lower"), prediction.get("trm_upper")
+    u = rng.random()
+    if low is not None and high is not None and high > low:
+        try:
+            a, b = beta_params(trm, sd_from_ci(float(low), float(high)))
+            trm = float(stats.beta.ppf(u, a, b))
+        except ParameterError:
+            pass
+    return {"survival_curve": out, "trm": trm}
+
+
+def _one_numba_thread() -> None:
+    """Dask already runs one task per core: numba's own threads would only contend with it."""
+    try:
+        import numba
+
+        numba.set_num_threads(1)
+    except ImportError:
+        pass
+
+
 def _simulate_chunk(
     person, params, draws: pd.DataFrame, seed, kwargs: dict, simulate: Callable
 ) -> pd.DataFrame:
+    if kwargs.get("backend") == "numba":
+        _one_numba_thread()
     entropy = _entropy(seed)
     frames = []
     for sample, draw in draws.iterrows():
+        options = dict(kwargs)
+        if kwargs.get("prediction") is not None:
+            rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(int(sample), 2)))
+            options["prediction"] = draw_prediction(kwargs["prediction"], rng)
         result = simulate(
             person,
             params_for_draw(params, draw.dropna().to_dict()),
             seed=np.random.SeedSequence(entropy, spawn_key=(int(sample), 1)),
-            **kwargs,
+            **options,
         )
         totals = result.totals.reset_index()[["strategy", "cost", "qaly"]]
         frames.append(totals.assign(sample=int(sample)))
