@@ -16,7 +16,9 @@ from rich.console import Console
 
 from openhsct.errors import OpenHSCTError
 
-COMMAND_MODULES = ("registry", "site", "outcomes", "progression", "evidence", "portal", "decide", "comparative")
+COMMAND_MODULES = (
+    "registry", "site", "outcomes", "progression", "evidence", "portal", "decide", "comparative", "interop",
+)
 
 app = typer.Typer(
     name="openhsct",

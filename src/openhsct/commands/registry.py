@@ -32,8 +32,12 @@ def synth(
 def import_(
     bundle: Path = typer.Argument(..., help="Folder of <table>.csv / .parquet files (see docs/data-dictionary.md)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; write nothing."),
+    fmt: str = typer.Option("bundle", "--format", help="bundle, fhir (folder of Bundle JSON) or redcap (records CSV)."),
 ) -> None:
     """Validate a bundle and import it in one transaction: all of it, or nothing (exit 2 on errors)."""
+    from openhsct.commands.interop import IMPORT_FORMATS, check_format, import_other
+
+    check_format(fmt, IMPORT_FORMATS)
     if not bundle.exists():
         raise OpenHSCTError(f"{bundle}: no such folder")
     django()
@@ -41,8 +45,11 @@ def import_(
     from openhsct.registry.exchange import tables
     from openhsct.registry.importer import import_bundle
 
-    with table_progress(f"Importing {bundle}", len(tables())) as advance:
-        report = import_bundle(bundle, actor=cli_actor(), progress=advance, dry_run=dry_run)
+    if fmt != "bundle":
+        report = import_other(fmt, bundle, dry_run)
+    else:
+        with table_progress(f"Importing {bundle}", len(tables())) as advance:
+            report = import_bundle(bundle, actor=cli_actor(), progress=advance, dry_run=dry_run)
     t = Table(title="Valid: nothing written (dry run)" if dry_run else "Imported")
     for col in ("table", "created", "updated", "unchanged"):
         t.add_column(col, justify="right" if col != "table" else "left")
@@ -54,13 +61,16 @@ def import_(
 
 def export(
     out: Path = typer.Option(..., "--out", help="Folder to write the bundle into."),
-    fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+    fmt: str = typer.Option("csv", "--format", help="csv, parquet, fhir (folder), ebmt or redcap (a CSV file)."),
     centre: list[str] = typer.Option(None, "--centre", help="Only this centre (repeatable)."),
 ) -> None:
     """Export the registry as a bundle; the export is recorded in the audit history."""
-    if fmt not in {"csv", "parquet"}:
-        raise OpenHSCTError(f"--format {fmt!r}: use csv or parquet")
+    from openhsct.commands.interop import EXPORT_FORMATS, check_format, export_other
+
+    check_format(fmt, EXPORT_FORMATS)
     django()
+    if fmt not in {"csv", "parquet"}:
+        return export_other(fmt, out, centre or None)
     from openhsct.registry.audit import cli_actor
     from openhsct.registry.exchange import tables
     from openhsct.registry.exporter import export_bundle

@@ -1,0 +1,62 @@
+"""REDCap: the data dictionary's 18 columns; registry → records CSV → import → the same registry export."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from openhsct.errors import ValidationError
+from openhsct.interop import redcap
+from openhsct.registry.exporter import registry_frames, write_frames
+from tests.interop.conftest import assert_same_csv, empty_registry
+
+pytestmark = pytest.mark.django_db
+
+
+def test_dictionary_has_the_18_standard_columns_and_unique_lowercase_fields(tmp_path, db):
+    n = redcap.write_dictionary(tmp_path / "dd.csv")
+    dd = pd.read_csv(tmp_path / "dd.csv", dtype=str, keep_default_na=False)
+    assert len(dd.columns) == 18 and list(dd.columns)[:2] == ["Variable / Field Name", "Form Name"]
+    assert len(dd) == n and dd["Variable / Field Name"].is_unique
+    assert dd.iloc[0]["Variable / Field Name"] == "record_id"
+    assert dd["Variable / Field Name"].str.fullmatch(r"[a-z][a-z0-9_]*").all()
+    edss = dd.set_index("Variable / Field Name").loc["edss_edss"]
+    assert (edss["Form Name"], edss["Text Validation Type OR Show Slider Number"]) == ("edss_visits", "number")
+    assert (edss["Text Validation Min"], edss["Text Validation Max"]) == ("0", "10")
+    sex = dd.set_index("Variable / Field Name").loc["pt_sex"]
+    assert sex["Field Type"] == "radio" and sex["Choices, Calculations, OR Slider Labels"].startswith("1, female")
+
+
+def test_redcap_round_trip_is_byte_for_byte(synthetic_registry, tmp_path):
+    rows = redcap.export_records(tmp_path / "records.csv")
+    records = pd.read_csv(tmp_path / "records.csv", dtype=str, keep_default_na=False)
+    assert len(records) == rows
+    assert {"edss_visits", "relapses", "adverse_events"} <= set(records["redcap_repeat_instrument"])
+    empty_registry()
+    report = redcap.import_records(tmp_path / "records.csv")
+    assert report.created["patients"] == 30
+    again = tmp_path / "again"
+    write_frames(registry_frames(), again)
+    assert_same_csv(synthetic_registry, again)
+
+
+def test_redcap_errors_name_the_file_line_and_field(synthetic_registry, tmp_path):
+    from openhsct.registry import models as m
+
+    redcap.export_records(tmp_path / "records.csv")
+    empty_registry()
+    records = pd.read_csv(tmp_path / "records.csv", dtype=str, keep_default_na=False)
+    i = records.index[records["redcap_repeat_instrument"] == "edss_visits"][0]
+    records.loc[i, "edss_edss"] = "12.0"
+    j = records.index[records["redcap_repeat_instrument"] == ""][0]
+    records.loc[j, "pt_sex"] = "9"
+    records.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValidationError) as info:
+        redcap.import_records(tmp_path / "bad.csv")
+    assert any(d.startswith(f"bad.csv:{j + 2}:pt_sex: not a choice") for d in info.value.details)
+    records.loc[j, "pt_sex"] = "1"
+    records.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValidationError) as info:
+        redcap.import_records(tmp_path / "bad.csv")
+    assert any(d.startswith(f"bad.csv:{i + 2}:edss_edss:") for d in info.value.details), info.value.details
+    assert m.Patient.objects.count() == 0
