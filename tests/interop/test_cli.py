@@ -17,7 +17,6 @@ def _run(*args: str):
 
 
 def test_fhir_redcap_ebmt_through_the_cli(tmp_path):
-
     assert _run("import", str(write(small_bundle(), tmp_path / "in"))).exit_code == 0
     r = _run("export", "--format", "fhir", "--out", str(tmp_path / "fhir"))
     assert r.exit_code == 0 and "FHIR R4" in r.output
