@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "openhsct.registry",
+    "openhsct.releases",
     "openhsct.portal",
 ]
 
