@@ -271,7 +271,10 @@ def _monitoring_names(params) -> list[str]:
 
 def _ahsct_blocks(params, sequence, conv, perspective, efficacy) -> _Blocks:
     pays = perspective in ("payer", "societal")
-    monitoring = {int(n.rsplit("year", 1)[1]): _money(params, n, conv) for n in _monitoring_names(params)}
+    monitoring = {
+        int(n.rsplit("year", 1)[1]): (_money(params, n, conv) if pays else 0.0)
+        for n in _monitoring_names(params)
+    }
     last = max([k for k, v in monitoring.items() if v != 0] or [0])
     years = list(range(1, last + 2)) if last else [1]
     names = [f"ahsct_y{k}" for k in years[:-1]] + [f"ahsct_y{years[-1]}+"]
@@ -303,8 +306,11 @@ def _ahsct_blocks(params, sequence, conv, perspective, efficacy) -> _Blocks:
 
 
 def _money(params: ModelParameters, name: str, conv: Mapping[str, float]) -> float:
+    """The amount ``name`` in the target currency; ``conv`` maps each currency in use (target: 1) to it."""
     value, cur, _ = params.amount(name)
-    return value * conv.get(cur.upper(), 1.0)
+    if cur.upper() not in conv:
+        raise ModelInputError(f"{name} is priced in {cur}, for which no exchange rate is in use")
+    return value * conv[cur.upper()]
 
 
 def _band_matrices(params, blocks: _Blocks, cycles, hazards, waning) -> np.ndarray:
@@ -529,7 +535,7 @@ def _prepare(
             dmt_sequence=dmt_sequence,
             cycles=cycles,
             perspective=perspective,
-            conv=conv,
+            conv={**conv, currency.upper(): 1.0},
             qx=qx,
             efficacy=efficacy,
             hazards=hazards,
