@@ -102,6 +102,12 @@ STATIC_ROOT = HOME / "static"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 
+# Argon2id first (argon2-cffi): new and changed passwords use it; older hashes still verify and are upgraded.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/clinic/"
 LOGOUT_REDIRECT_URL = "/"

@@ -4,5 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("patient/", include("openhsct.portal.patient.urls")),
     path("", include("openhsct.portal.urls")),
 ]
