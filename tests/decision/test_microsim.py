@@ -41,6 +41,15 @@ def test_within_4_se_of_cohort(backend):
     _check_within_4_se(backend, 3000 if backend == "python" else 40000)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_cumulative_draws_within_4_se(backend, monkeypatch):
+    """Below the alias-table threshold the next state comes from the cumulative rows: check that path too."""
+    import openhsct.decision.microsim as microsim
+
+    monkeypatch.setattr(microsim, "ALIAS_MIN_PATIENTS_PER_STATE", 10**9)
+    _check_within_4_se(backend, 40000)
+
+
 def test_gpu_backend_within_4_se():
     if not gpu_available():
         pytest.skip("GPU absent: the CuPy backend needs a CUDA device")

@@ -25,7 +25,9 @@ def _cohort(params, strategy, **kw):
     return out.loc["base", "cost"] + initial, out.loc["base", "qaly"]
 
 
-@pytest.mark.parametrize("backend", [b for b in ("python", "numpy", "numba") if b in available_backends()])
+@pytest.mark.parametrize(
+    "backend", [b for b in ("python", "numpy", "numba", "cupy") if b in available_backends()]
+)
 def test_no_heterogeneity_converges_to_cohort(params, backend):
     n = 600 if backend == "python" else 20000
     sim = simulate_ms(

@@ -104,7 +104,28 @@ def _run_python(model: PathModel, n: int, seed) -> tuple[np.ndarray, np.ndarray]
     return totals, occ
 
 
-def _block_numpy(xp, model: PathModel, n: int, rng) -> tuple:
+def _alias_for(model: PathModel, n: int):
+    """Walker alias tables ``(prob, alias)`` when ``n`` patients make them pay off, else None."""
+    if n < ALIAS_MIN_PATIENTS_PER_STATE * model.cum.shape[-1]:
+        return None
+    from openhsct.decision._numba_paths import alias_tables
+
+    P = np.diff(model.cum, axis=-1, prepend=0.0)
+    return alias_tables(np.ascontiguousarray(np.maximum(P, 0.0)))
+
+
+def _next_states(xp, s, u, cum_t, tables_t, S: int):
+    """Next states of the patients in states ``s`` from uniforms ``u``: alias tables when given (O(1) per
+    patient), else the count of cumulative probabilities at or below ``u`` (O(S) per patient)."""
+    if tables_t is None:
+        return xp.minimum((u[:, None] >= cum_t[s]).sum(axis=1), S - 1)
+    prob_t, alias_t = tables_t
+    x = u * S
+    j = xp.minimum(x.astype(xp.int64), S - 1)
+    return xp.where(x - j < prob_t[s, j], j, alias_t[s, j])
+
+
+def _block_numpy(xp, model: PathModel, n: int, rng, tables=None) -> tuple:
     T = model.weights.shape[0] - 1
     S = model.rewards.shape[0]
     cum, weights, rewards = (xp.asarray(a) for a in (model.cum, model.weights, model.rewards))
@@ -115,6 +136,7 @@ def _block_numpy(xp, model: PathModel, n: int, rng) -> tuple:
     groups = None if model.groups is None else xp.asarray(model.groups)
     lam = None if model.relapse_rate is None else xp.asarray(model.relapse_rate)
     per = None if model.per_relapse is None else xp.asarray(model.per_relapse)
+    prob, alias = (None, None) if tables is None else (xp.asarray(tables[0]), xp.asarray(tables[1]))
     for t in range(T + 1):
         totals += weights[t] * rewards[s]
         if lam is not None:
@@ -123,8 +145,10 @@ def _block_numpy(xp, model: PathModel, n: int, rng) -> tuple:
             g = groups[s]
             occ[t] = xp.bincount(g[g >= 0], minlength=model.n_groups)[: model.n_groups]
         if t < T:
-            u = rng.random(n)
-            s = xp.minimum((u[:, None] >= cum[t if tv else 0][s]).sum(axis=1), S - 1)
+            row = t if tv else 0
+            s = _next_states(
+                xp, s, rng.random(n), cum[row], None if prob is None else (prob[row], alias[row]), S
+            )
     return totals, occ
 
 
@@ -137,8 +161,9 @@ def _blocks(n: int) -> list[int]:
 
 def _run_numpy(model: PathModel, n: int, seed) -> tuple[np.ndarray, np.ndarray]:
     parts, occ = [], 0.0
+    tables = _alias_for(model, n)
     for size, child in zip(_blocks(n), children(seed, len(_blocks(n))), strict=True):
-        totals, o = _block_numpy(np, model, size, np.random.default_rng(child))
+        totals, o = _block_numpy(np, model, size, np.random.default_rng(child), tables)
         parts.append(totals)
         occ = occ + o
     return np.concatenate(parts), occ
@@ -161,23 +186,21 @@ def _run_cupy(model: PathModel, n: int, seed) -> tuple[np.ndarray, np.ndarray]:
     import cupy
 
     parts, occ = [], 0.0
+    tables = _alias_for(model, n)
     for size, child in zip(_blocks(n), children(seed, len(_blocks(n))), strict=True):
-        totals, o = _block_numpy(cupy, model, size, _CupyStream(cupy, child))
+        totals, o = _block_numpy(cupy, model, size, _CupyStream(cupy, child), tables)
         parts.append(cupy.asnumpy(totals))
         occ = occ + cupy.asnumpy(o)
     return np.concatenate(parts), occ
 
 
 def _run_numba(model: PathModel, n: int, seed) -> tuple[np.ndarray, np.ndarray]:
-    from openhsct.decision._numba_paths import alias_tables, simulate_paths
+    from openhsct.decision._numba_paths import simulate_paths
 
     # Building alias tables costs about one pass over every row; it pays off only with many patients per row.
-    use_alias = n >= ALIAS_MIN_PATIENTS_PER_STATE * model.cum.shape[-1]
-    if use_alias:
-        P = np.diff(model.cum, axis=-1, prepend=0.0)
-        prob, alias = alias_tables(np.ascontiguousarray(np.maximum(P, 0.0)))
-    else:
-        prob, alias = np.ones((1, 1, 1)), np.zeros((1, 1, 1), dtype=np.int64)
+    tables = _alias_for(model, n)
+    use_alias = tables is not None
+    prob, alias = tables if use_alias else (np.ones((1, 1, 1)), np.zeros((1, 1, 1), dtype=np.int64))
     draws = model.relapse_rate is not None
     S, K = model.rewards.shape
     groups = model.groups if model.groups is not None else np.full(S, -1, dtype=np.int64)
