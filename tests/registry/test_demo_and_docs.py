@@ -26,6 +26,7 @@ def test_demo_builds_prints_summary_and_logins(tmp_path, monkeypatch):
     assert "SYNTHETIC DATA" in text
     assert "Follow-up completeness" in text
     assert "staff_syn01" in text and "monitor" in text
+    assert "patient-syn01-" in text and "/patient/sign-in/" in text  # the demo patient's login
     assert (tmp_path / "demo" / "bundle" / "patients.csv").exists()  # the synthetic bundle it imported
 
 

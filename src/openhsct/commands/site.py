@@ -81,7 +81,23 @@ def _create_demo_users() -> str:
         password = secrets.token_urlsafe(9)
         ensure_user(username, password, role=role, centre_code=centre)
         lines.append(f"  {username:<14} {password:<14} {role}{' of ' + centre if centre else ''}")
+    lines += _demo_patient_login()
     return "\n".join(lines) + "\n"
+
+
+def _demo_patient_login() -> list[str]:
+    """One synthetic patient with questionnaires answered gets a login (the patient area, /patient/)."""
+    from openhsct.portal.patient.services import patient_account_ensure
+    from openhsct.registry.models import Patient, ProAnswer
+
+    answered = ProAnswer.objects.values("patient_id")
+    patient = Patient.objects.filter(consent_status="given", pk__in=answered).exclude(
+        consent_publication="no").order_by("centre__centre_code", "patient_code").first()
+    if patient is None:
+        return []
+    password = secrets.token_urlsafe(9)
+    account = patient_account_ensure(patient=patient, password=password)
+    return [f"  {account.user.get_username()} {password} patient {patient} (sign in at /patient/sign-in/)"]
 
 
 def print_registry_summary() -> None:

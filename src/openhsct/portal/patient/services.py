@@ -54,14 +54,23 @@ def patient_invite_redeem(token: str) -> m.PatientAccount:
     updated = m.PatientInvite.objects.filter(pk=invite.pk, used_at__isnull=True).update(used_at=timezone.now())
     if not updated:  # a second tab redeemed it a moment earlier
         raise InviteError("This sign-in link was just used. Ask your clinic for a new one.")
-    account = m.PatientAccount.objects.select_related("user").filter(patient=invite.patient).first()
+    return patient_account_ensure(patient=invite.patient)
+
+
+@transaction.atomic
+def patient_account_ensure(*, patient: m.Patient, password: str | None = None) -> m.PatientAccount:
+    """The patient's account, created if missing (user name ``patient-<centre>-<code>``); the password is
+    set when given (the demo's patient login), else a new account has none until the patient sets one."""
+    account = m.PatientAccount.objects.select_related("user").filter(patient=patient).first()
     if account is None:
-        p = invite.patient
-        user = get_user_model().objects.create_user(username=f"patient-{p.centre.centre_code}-{p.patient_code}"
-                                                    .lower()[:150])
+        username = f"patient-{patient.centre.centre_code}-{patient.patient_code}".lower()[:150]
+        user = get_user_model().objects.create_user(username=username)
         user.set_unusable_password()
         user.save()
-        account = m.PatientAccount.objects.create(user=user, patient=p)
+        account = m.PatientAccount.objects.create(user=user, patient=patient)
+    if password is not None:
+        account.user.set_password(password)
+        account.user.save(update_fields=["password"])
     return account
 
 
