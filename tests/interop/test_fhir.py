@@ -72,3 +72,11 @@ def test_unparseable_resource_is_reported_with_its_entry(tmp_path, db):
     with pytest.raises(ValidationError) as info:
         fhir.import_fhir(tmp_path)
     assert info.value.details[0].startswith("b.json:0:effectiveDateTime:")
+
+
+def test_every_table_mapping_is_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "fhir.md").read_text(encoding="utf-8")
+    for table, spec in fhir.SPECS.items():
+        assert f"| `{table}` | {spec.resource} |" in doc

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -247,9 +248,9 @@ def _identifiers(res: dict) -> list[dict]:
 
 def _entry(res: dict) -> dict:
     ident = _identifiers(res)[0]
+    search = quote(f"{ident['system']}|{ident['value']}", safe=":/|")
     return {"fullUrl": _full_url(ident), "resource": res,
-            "request": {"method": "PUT", "url": f"{res['resourceType']}?identifier={ident['system']}|"
-                                                  f"{ident['value']}"}}
+            "request": {"method": "PUT", "url": f"{res['resourceType']}?identifier={search}"}}
 
 
 def _medication_time(res: dict, conditioning: dict | None, transplant: dict | None, patient: dict) -> None:
