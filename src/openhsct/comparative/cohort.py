@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from openhsct.comparative.errors import ComparativeError
+from openhsct.outcomes.endpoints import registry_delta
 
 COMPARATORS: dict[str, tuple[str, ...]] = {
     "natalizumab": ("natalizumab",),
@@ -41,15 +42,6 @@ CONF_DAYS = 24 * 7
 CONF_TOL_DAYS = (7, 2 * 365.25)
 WINDOW_DAYS = 365
 START_WINDOW_DAYS = (-180, 365)
-
-
-def msbase_delta(baseline_edss) -> np.ndarray:
-    """Minimum EDSS change that counts, from the baseline: +1.5 from 0, +1.0 from 1.0 to 5.5, +0.5 above."""
-    b = np.asarray(baseline_edss, dtype=float)
-    return np.where(b == 0, 1.5, np.where(b <= 5.5, 1.0, 0.5))
-
-
-msbase_delta.vectorised = True  # msprog calls it once on the array of reference values
 
 
 def _days(values) -> np.ndarray:
@@ -273,7 +265,7 @@ def _first_event(visits: pd.DataFrame, relapses: pd.DataFrame, n: int, event: st
         relapse=relapses[["pid", "day"]] if len(relapses) else None,
         event=event,
         baseline="fixed",
-        delta_fun=msbase_delta,
+        delta_fun=registry_delta,
         conf_days=CONF_DAYS,
         conf_tol_days=CONF_TOL_DAYS,
         relapse_to_bl=0,
