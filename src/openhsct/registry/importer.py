@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from openhsct.errors import OpenHSCTError, ValidationError
+from openhsct.registry.bulk import References, insert_rows
 from openhsct.registry.exchange import NATURAL_REFS, Column, Table, tables
 from openhsct.registry.formats import text_to_canonical, text_to_python, typed_to_text
 from openhsct.registry.rules import check_dates, check_patient_consistency, check_references
@@ -25,6 +26,9 @@ from openhsct.registry.validation import (
     check_cell_values,
     check_header,
     check_unique,
+    re2_match,
+    str_strip,
+    strip_values,
 )
 
 Progress = Callable[[str, int], None]
@@ -72,8 +76,10 @@ def read_bundle(path: Path, out: Collector) -> dict[str, pd.DataFrame]:
 def _read_one(f: Path, table: Table, out: Collector) -> pd.DataFrame | None:
     try:
         if f.suffix == ".csv":
-            frame = pd.read_csv(f, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
-            frame = frame.apply(lambda s: s.str.strip())
+            frame = _read_csv_arrow(f)
+            if frame is None:
+                frame = pd.read_csv(f, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
+                frame = pd.DataFrame({c: str_strip(frame[c]) for c in frame.columns}, index=frame.index)
         else:
             raw = pd.read_parquet(f)
             if not check_header(list(raw.columns), table, f.name, out):
@@ -90,11 +96,48 @@ def _read_one(f: Path, table: Table, out: Collector) -> pd.DataFrame | None:
     return frame
 
 
+def _read_csv_arrow(f: Path) -> pd.DataFrame | None:
+    """The CSV file read by Arrow's parser (both cores), or None where it might differ from pandas'.
+
+    The frame equals what ``pd.read_csv(dtype=str, keep_default_na=False)`` followed by ``str.strip``
+    gives. Arrow and pandas split plain CSV the same way; files with quotes, NUL bytes or bare carriage
+    returns, fewer than two columns, or an unusual header (empty or repeated names, which pandas renames)
+    are left to pandas, as is anything Arrow cannot read (pandas then names the problem).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    data = f.read_bytes()
+    if b'"' in data or b"\x00" in data or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
+        return None
+    try:
+        t = pcsv.read_csv(pa.py_buffer(data),
+                          read_options=pcsv.ReadOptions(autogenerate_column_names=True),
+                          convert_options=pcsv.ConvertOptions(strings_can_be_null=False,
+                                                              quoted_strings_can_be_null=False))
+    except (pa.ArrowException, ValueError):
+        return None
+    if t.num_rows == 0 or t.num_columns < 2 or not all(pa.types.is_string(x.type) for x in t.schema):
+        return None  # the header row keeps every column text; anything else is no header pandas reads
+    names = [t.column(i)[0].as_py() for i in range(t.num_columns)]
+    if "" in names or len(set(names)) != len(names):
+        return None
+    body = t.slice(1)
+    return pd.DataFrame({n: strip_values(body.column(i).combine_chunks()) for i, n in enumerate(names)})
+
+
 def validate_bundle(frames: dict[str, pd.DataFrame], out: Collector) -> tuple[dict, dict]:
     """Check cells, keys, references and date order. Returns (bundle frames, effective frames).
 
     Effective frames overlay the bundle's valid rows on the registry's rows for the same centres.
     """
+    clean, effective, _ = _validate(frames, out)
+    return clean, effective
+
+
+def _validate(frames: dict[str, pd.DataFrame], out: Collector) -> tuple[dict, dict, dict]:
+    """:func:`validate_bundle`, also returning the registry's rows it read (with their ``_pk``), which
+    the writer compares the bundle with."""
     from openhsct.registry.exporter import table_frame
 
     known = tables()
@@ -109,7 +152,7 @@ def validate_bundle(frames: dict[str, pd.DataFrame], out: Collector) -> tuple[di
         check_unique(frame, table, file, out)
         frame = frame.loc[ok.to_numpy()].copy()
         for c in table.columns:
-            frame[c.name] = text_to_canonical(frame[c.name], c)
+            frame[c.name] = canonical_text(frame[c.name], c)
         frame.attrs["file"] = file
         clean[name] = frame
     centre_codes = set(clean["centres"]["centre_code"]) | set(clean["patients"]["centre_code"])
@@ -117,8 +160,10 @@ def validate_bundle(frames: dict[str, pd.DataFrame], out: Collector) -> tuple[di
         if name not in {"centres", "patients"}:
             centre_codes |= set(frame["centre_code"])
     effective: dict[str, pd.DataFrame] = {}
+    registry: dict[str, pd.DataFrame] = {}
     for name, table in known.items():
-        db = table_frame(table, sorted(centre_codes) if name != "centres" else None)
+        registry[name] = table_frame(table, sorted(centre_codes) if name != "centres" else None, with_pk=True)
+        db = registry[name].drop(columns="_pk")
         db[ROW] = float("nan")
         new = clean[name].drop_duplicates(list(table.key), keep="first")
         combined = pd.concat([new, db], ignore_index=True) if len(db) else new.reset_index(drop=True)
@@ -128,7 +173,33 @@ def validate_bundle(frames: dict[str, pd.DataFrame], out: Collector) -> tuple[di
     check_references(effective, out)
     check_dates(effective, out)
     check_patient_consistency(effective, out)
-    return clean, effective
+    return clean, effective, registry
+
+
+def _already_canonical(column: Column) -> str:
+    """An RE2 pattern for text that ``text_to_canonical`` returns unchanged: integers and decimals of at
+    most 14 significant digits (they survive the int64/float round trip digit for digit) and date-times
+    already written in UTC."""
+    if column.kind == "integer":
+        return r"^(?:0|-?[1-9][0-9]{0,13})$"
+    if column.kind == "decimal":
+        places = column.decimal_places or 0
+        return rf"^-?(?:0|[1-9][0-9]{{0,{max(0, 13 - places)}}})" + (rf"\.[0-9]{{{places}}}$" if places else "$")
+    return r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+00:00$"
+
+
+def canonical_text(values: pd.Series, column: Column) -> pd.Series:
+    """Exactly :func:`~openhsct.registry.formats.text_to_canonical`, which runs only on the values that
+    are not already in canonical form (a bundle written by ``openhsct export`` or ``synth`` has none)."""
+    if column.kind not in {"integer", "decimal", "datetime"} or values.empty:
+        return text_to_canonical(values, column)
+    done = re2_match(values, _already_canonical(column))
+    todo = ~done & (values != "").to_numpy(dtype=bool)
+    if not todo.any():
+        return values
+    out = values.copy()
+    out[todo] = text_to_canonical(values[todo], column).to_numpy()
+    return out
 
 
 def import_bundle(path: Path, *, actor: str = "cli", progress: Progress | None = None,
@@ -142,7 +213,7 @@ def import_bundle(path: Path, *, actor: str = "cli", progress: Progress | None =
 
     out = Collector()
     frames = read_bundle(Path(path), out)
-    clean, _ = validate_bundle(frames, out)
+    clean, _, registry = _validate(frames, out)
     if out.problems:
         problems = sorted(set(out.problems), key=_problem_order)
         raise ValidationError(
@@ -154,9 +225,11 @@ def import_bundle(path: Path, *, actor: str = "cli", progress: Progress | None =
         for name, frame in clean.items():
             report.created[name] = len(frame)
         return report
+    refs = References()
     with transaction.atomic():
         for name, table in tables().items():
-            _write_table(table, clean[name], report, actor)
+            _write_table(table, clean[name], registry[name], refs, report, actor)
+            refs.forget(name)
             if progress:
                 progress(name, len(clean[name]))
         from openhsct.registry.audit import record_import
@@ -236,83 +309,17 @@ def _instance_kwargs(row: dict, table: Table, maps: dict) -> dict:
     return kw
 
 
-def _native(values: pd.Series, kind: str, field, connection) -> list:
-    """Database parameters for one column of canonical text: None for empty, ints as int, the rest as
-    text the database casts (ISO dates, decimals), date-times through Django's own adapter."""
-    if kind in {"text", "code"}:
-        return values.tolist()
-    empty = (values == "").to_numpy()
-    if kind == "integer":
-        out = pd.to_numeric(values.where(~empty, None)).astype("Int64").astype(object).tolist()
-        return [None if v is pd.NA else int(v) for v in out]
-    if kind == "datetime":
-        return [None if e else field.get_db_prep_save(text_to_python(v, _DT), connection)
-                for v, e in zip(values, empty, strict=True)]
-    return [None if e else v for v, e in zip(values.tolist(), empty, strict=True)]
-
-
-def _db_frame(frame: pd.DataFrame, table: Table) -> tuple[list[str], list[list]]:
-    """Database columns and their parameter lists for new rows, foreign keys resolved by merges."""
-    from django.db import connection
-
-    pk_frames = _pk_frames(table)
-    columns: list[str] = []
-    params: list[list] = []
-    model_fields = {f.name: f for f in table.model._meta.concrete_fields}
-
-    def resolved(name: str, on: list[str]) -> list:
-        ref = pk_frames[name]
-        merged = frame[on].merge(ref, on=on, how="left", validate="many_to_one")
-        return [int(v) for v in merged["pk"].to_numpy()]
-
-    for c in table.columns:
-        if table.name != "centres" and c.name == "centre_code":
-            if table.name == "patients":
-                columns.append("centre_id")
-                params.append(resolved("centre", ["centre_code"]))
-            continue
-        if c.name == "patient_code" and table.name != "patients":
-            columns.append("patient_id")
-            params.append(resolved("patient", ["centre_code", "patient_code"]))
-            continue
-        if c.field_name in NATURAL_REFS:
-            columns.append(model_fields[c.field_name].column)
-            params.append(resolved(c.field_name, ["centre_code", "patient_code", c.name]))
-            continue
-        f = model_fields[c.field_name]
-        columns.append(f.column)
-        params.append(_native(frame[c.name], c.kind, f, connection))
-    return columns, params
-
-
-def _bulk_insert(table: Table, frame: pd.DataFrame, chunk: int = 20000) -> None:
-    """Insert new rows with one prepared statement (executemany): the import's hot path, ~10× faster
-    than building model instances. Values were validated and canonicalised before."""
-    from django.db import connection
-
-    if frame.empty:
-        return
-    columns, params = _db_frame(frame.reset_index(drop=True), table)
-    qn = connection.ops.quote_name
-    sql = (f"INSERT INTO {qn(table.model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) "
-           f"VALUES ({', '.join(['%s'] * len(columns))})")
-    rows = list(zip(*params, strict=True))
-    with connection.cursor() as cursor:
-        for i in range(0, len(rows), chunk):
-            cursor.executemany(sql, rows[i:i + chunk])
-
-
-def _write_table(table: Table, frame: pd.DataFrame, report: ImportReport, actor: str) -> None:
+def _write_table(table: Table, frame: pd.DataFrame, existing: pd.DataFrame, refs: References,
+                 report: ImportReport, actor: str) -> None:
+    """Insert the bundle's new rows in bulk and update, with an audit event each, rows whose values
+    differ from the registry's (``existing``: the registry's rows for the bundle's centres, with ``_pk``)."""
     from openhsct.registry.audit import record_update
-    from openhsct.registry.exporter import table_frame
 
     names = table.column_names
     key = list(table.key)
     if frame.empty:
         report.created[table.name] = 0
         return
-    centres = sorted(set(frame["centre_code"]))
-    existing = table_frame(table, centres, with_pk=True)
     merged = frame[names].merge(existing, on=key, how="left", suffixes=("", "__db"), indicator=True)
     is_new = (merged["_merge"] == "left_only").to_numpy()
     value_cols = [c for c in names if c not in key]
@@ -325,7 +332,7 @@ def _write_table(table: Table, frame: pd.DataFrame, report: ImportReport, actor:
     else:
         changed = merged.iloc[0:0]
     model = table.model
-    _bulk_insert(table, merged.loc[is_new, names])
+    insert_rows(table, merged.loc[is_new, names], refs)
     maps = _pk_maps(table) if len(changed) else {}
     for _, r in changed.iterrows():
         obj = model.objects.get(pk=r["_pk"])
