@@ -36,7 +36,9 @@ def _staff_sign_in(page, base: str) -> None:
 def test_patient_path(live_server, live_registry, browser_page, axe_check, artifacts_dir, tmp_path):
     staff, base = browser_page, live_server.url
     _staff_sign_in(staff, base)
-    staff.goto(f"{base}/patient/invite/")
+    staff.goto(f"{base}/clinic/NRT/")
+    staff.get_by_role("link", name="Invite a patient to their own page").click()
+    assert staff.url == f"{base}/patient/invite/"
     staff.get_by_label("Patient code").fill("P001")
     staff.get_by_role("button", name="Create a sign-in link").click()
     link = staff.locator("#invite-link").inner_text().strip()
