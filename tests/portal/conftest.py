@@ -1,10 +1,11 @@
 """Fixtures for the portal tests.
 
 - ``small_registry`` (module scope): the synthetic registry (3 centres, 300 patients, seed 1) with centre
-  SYN02 cut to 12 patients and SYN03 to 3, imported once per module and deleted afterwards; tests that use
-  it also ask for ``db``. Returns ``{"codes": [...], "small": "SYN03", "medium": "SYN02", "big": "SYN01"}``.
+  SYN02 cut to 12 patients and SYN03 to 3, imported once per module, with a data release drafted and
+  published from it (the public pages serve only that), deleted afterwards; tests that use it also ask for
+  ``db``. Returns ``{"codes": [...], "small": "SYN03", "medium": "SYN02", "big": "SYN01", "release": id}``.
 - ``synth_registry`` (function scope, for browser tests with ``live_server``): the full synthetic
-  registry imported into the live server's database (flushed after the test).
+  registry imported into the live server's database, with a published release (flushed after the test).
 - ``browser_page``: a fresh Playwright page in Debian's Chromium (``/usr/bin/chromium``, no sandbox, no
   network services); the browser is started once per session. Mark tests that use it
   ``@pytest.mark.browser``. Screenshots go to ``artifacts/`` at the repository root (``ARTIFACTS``).
@@ -39,12 +40,15 @@ def fresh_cache():
     from django.core.cache import cache
 
     from openhsct.portal import selectors
+    from openhsct.releases import store
 
     cache.clear()
     selectors._frames_memo.clear()
+    store._forget_latest()
     yield
     cache.clear()
     selectors._frames_memo.clear()
+    store._forget_latest()
 
 
 @pytest.fixture(scope="session")
@@ -63,27 +67,32 @@ def full_tables():
 
 @pytest.fixture(scope="module")
 def small_registry(django_db_setup, django_db_blocker, small_tables, tmp_path_factory):
-    from tests.portal.registry_builder import clear_registry, import_tables
+    from tests.portal.registry_builder import clear_registry, clear_releases, import_tables, publish_release
 
     with django_db_blocker.unblock():
         clear_registry()
+        clear_releases()
         import_tables(small_tables, tmp_path_factory.mktemp("bundle"))
+        release = publish_release()
         yield {
             "codes": sorted(small_tables["centres"]["centre_code"]),
             "small": "SYN03",
             "medium": "SYN02",
             "big": "SYN01",
             "tables": small_tables,
+            "release": release,
         }
+        clear_releases()
         clear_registry()
 
 
 @pytest.fixture
 def synth_registry(transactional_db, full_tables, tmp_path):
-    from tests.portal.registry_builder import import_tables
+    from tests.portal.registry_builder import import_tables, publish_release
 
     import_tables(full_tables, tmp_path / "bundle")
-    return {"codes": sorted(full_tables["centres"]["centre_code"]), "tables": full_tables}
+    release = publish_release()
+    return {"codes": sorted(full_tables["centres"]["centre_code"]), "tables": full_tables, "release": release}
 
 
 @pytest.fixture(scope="session")

@@ -44,3 +44,34 @@ def clear_registry() -> None:
     for model in [t.model for t in reversed(list(tables().values()))] + [AuditEvent]:
         qs = model.objects.all()
         qs._raw_delete(qs.db)
+
+
+#: The data cut of the test releases: after every date of the synthetic registries.
+TEST_CUT = "2030-12-31"
+
+
+def publish_release(cut: str = TEST_CUT, *, pdf: bool = False, comparative: bool = True) -> str:
+    """Draft a release of the current registry at ``cut`` and publish it; returns its id (the public pages
+    serve only published releases)."""
+    import datetime as dt
+
+    from openhsct.releases.build import BuildSettings
+    from openhsct.releases.store import release_draft, release_publish
+
+    release = release_draft(
+        dt.date.fromisoformat(cut), actor="portal-tests", settings=BuildSettings(pdf=pdf, comparative=comparative)
+    )
+    if release.state == release.State.DRAFT:
+        release_publish(release, actor="portal-tests")
+    return release.pk
+
+
+def clear_releases() -> None:
+    """Delete every release and part (tests that build their own) and forget the process's cached reads."""
+    from openhsct.releases import store
+    from openhsct.releases.models import Release, ReleaseFlag, ReleasePart
+
+    for model in (ReleaseFlag, Release, ReleasePart):
+        qs = model.objects.all()
+        qs._raw_delete(qs.db)
+    store._forget_latest()

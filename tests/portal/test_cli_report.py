@@ -6,7 +6,6 @@ import pytest
 from typer.testing import CliRunner
 
 from openhsct.cli import app
-from openhsct.portal import privacy
 
 runner = CliRunner()
 
@@ -16,11 +15,12 @@ def test_report_html_and_pdf(small_registry, db, tmp_path):
     result = runner.invoke(app, ["report", "--centre", "SYN03", "--out", str(out)])
     assert result.exit_code == 0, result.output
     html = out.read_text(encoding="utf-8")
-    assert privacy.SMALL_N_TEXT in html and "<svg" not in html
+    assert "fewer than 5 patients whose data may be published" in html and "<svg" not in html
     pdf = tmp_path / "r.pdf"
     result = runner.invoke(app, ["report", "--centre", "SYN01", "--out", str(pdf)])
     assert result.exit_code == 0, result.output
     assert pdf.read_bytes().startswith(b"%PDF")
+    assert small_registry["release"] in html  # the report names the release it comes from
 
 
 @pytest.mark.parametrize(

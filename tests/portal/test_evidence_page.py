@@ -9,7 +9,7 @@ from html import unescape
 import pytest
 
 from openhsct.evidence.pooling import pooled_outcome
-from openhsct.portal import report, selectors
+from openhsct.portal import selectors
 
 
 def _pct2(x: float) -> str:
@@ -17,7 +17,7 @@ def _pct2(x: float) -> str:
 
 
 @pytest.fixture
-def trm_page(client, db) -> str:
+def trm_page(small_registry, client, db) -> str:
     return unescape(client.get("/evidence/?outcome=trm").content.decode())
 
 
@@ -55,7 +55,7 @@ def test_trm_sensitivity_analyses_are_on_the_page(trm_page):
     assert "which has no publication year" in trm_page
 
 
-def test_one_study_is_shown_as_itself_not_pooled(client, db):
+def test_one_study_is_shown_as_itself_not_pooled(small_registry, client, db):
     html = unescape(client.get("/evidence/?outcome=pfs_2y").content.decode())
     p = pooled_outcome("pfs_2y")
     assert p.kind == "single study"
@@ -67,9 +67,15 @@ def test_one_study_is_shown_as_itself_not_pooled(client, db):
     assert "Only one study reports this among the selected studies, so nothing is pooled" in only
 
 
-def test_centre_comparison_uses_the_marginal_proportion_and_names_the_crude_rate(db):
-    summary = {"trm": {"day100": {"estimate": 0.02, "lower": 0.005, "upper": 0.06}}, "endpoints": {}}
-    rows = report._centre_evidence_rows(summary)
+def test_centre_comparison_uses_the_marginal_proportion_and_names_the_crude_rate():
+    import json
+
+    from openhsct.releases.build import _centre_evidence, evidence_part
+
+    page = {"trm": {"definition_key": "day100", "day100": {"estimate": 0.02, "lower": 0.005, "upper": 0.06}},
+            "endpoints": []}
+    evidence = {k: v for k, v in json.loads(evidence_part()).items() if "|" not in k}
+    rows = _centre_evidence(page, evidence)
     trm = next(r for r in rows if r["outcome"] == "trm")
     p = pooled_outcome("trm")
     pooled_row = trm["rows"][0]

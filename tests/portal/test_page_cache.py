@@ -1,6 +1,7 @@
-"""The public page cache (``PublicPageCacheMiddleware``) and the registry version it is keyed by: a data
-change shows on the next anonymous visit, in this process at once and from another process within
-``VERSION_SECONDS``; signed-in people never receive a stored page."""
+"""The public page cache (``PublicPageCacheMiddleware``), keyed by the published release: registry data
+entry changes no stored or rendered public page; publishing a release shows on the next anonymous visit, in
+this process at once and from another process within ``LATEST_SECONDS``; signed-in people never receive a
+stored page."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import time
 
 import pytest
 
-from openhsct.portal import middleware, selectors
+from openhsct.portal import middleware, published
+from openhsct.releases import store
 
 
 def patients_treated(html: str, code: str) -> str:
@@ -20,16 +22,18 @@ def patients_treated(html: str, code: str) -> str:
 
 
 @pytest.fixture
-def comparisons(monkeypatch):
-    """Counts the home view's reads of the comparison (each one is a page built by the view)."""
+def renders(monkeypatch):
+    """Counts the home view's reads of the centre rows (each one is a page built by the view)."""
+    from openhsct.portal import views
+
     calls = []
-    real = selectors.public_comparison
+    real = views.centre_rows
 
-    def counting():
-        calls.append(1)
-        return real()
+    def counting(release):
+        calls.append(release.pk)
+        return real(release)
 
-    monkeypatch.setattr(selectors, "public_comparison", counting)
+    monkeypatch.setattr(views, "centre_rows", counting)
     return calls
 
 
@@ -39,55 +43,67 @@ def _drop_one_transplant(code: str) -> None:
     Transplant.objects.filter(patient__centre__centre_code=code).order_by("id").first().delete()
 
 
-def test_a_change_through_the_orm_shows_on_the_next_anonymous_visit(
-    small_registry, db, client, comparisons, monkeypatch
+@pytest.fixture
+def extra_releases(small_registry):
+    """Deletes the releases a test publishes beyond the module's one."""
+    yield
+    from openhsct.releases.models import Release
+
+    Release.objects.exclude(pk=small_registry["release"]).delete()
+    store._forget_latest()
+
+
+def test_data_entry_changes_nothing_until_a_new_release_is_published(
+    small_registry, db, client, renders, extra_releases
 ):
-    monkeypatch.setattr(selectors, "VERSION_SECONDS", 3600)  # only the change's own signal can tell
+    from tests.portal.registry_builder import publish_release
+
     code = small_registry["medium"]
     first = client.get("/").content.decode()
     again = client.get("/").content.decode()
-    assert again == first and len(comparisons) == 1  # the second visit came from the page cache
+    assert again == first and len(renders) == 1  # the second visit came from the page cache
     before = int(patients_treated(first, code))
 
     _drop_one_transplant(code)  # a post_delete signal and an audit row, as in the admin
+    from django.core.cache import cache
 
+    cache.clear()  # even a page rendered afresh shows the published release, not the registry
+    assert client.get("/").content.decode() == first
+    assert len(renders) == 2
+
+    new = publish_release()
     after = client.get("/").content.decode()
-    assert len(comparisons) == 2
-    assert int(patients_treated(after, code)) == before - 1
+    assert new in after and int(patients_treated(after, code)) == before - 1
 
 
-def test_a_change_from_another_process_shows_within_the_version_lifetime(
-    small_registry, db, client, comparisons, monkeypatch
+def test_a_release_published_by_another_process_shows_within_the_lookup_lifetime(
+    small_registry, db, client, renders, extra_releases, monkeypatch
 ):
-    """Another gunicorn worker's change sends no signal here: only the version stored in the database
-    tells. Simulated by writing the change and its audit row without signals."""
-    from openhsct.registry.models import AuditEvent, Centre
+    """Another process's publication sends nothing here: the database tells, once the process's memory of
+    the latest release expires. Simulated by publishing without forgetting that memory."""
+    import datetime as dt
 
-    monkeypatch.setattr(selectors, "VERSION_SECONDS", 0.2)
-    code = small_registry["medium"]
+    from django.utils import timezone
+
+    from openhsct.releases.models import Release
+
+    monkeypatch.setattr(store, "LATEST_SECONDS", 0.2)
     client.get("/")
-    Centre.objects.filter(centre_code=code).update(name="Renamed Elsewhere Hospital")
-    AuditEvent.objects.bulk_create([AuditEvent(actor="other-worker", action="update", model="Centre")])
-    time.sleep(0.5)  # the version read by this process has expired
-    assert "Renamed Elsewhere Hospital" in client.get("/").content.decode()
-    assert len(comparisons) == 2
-
-
-def test_an_export_does_not_invalidate(small_registry, db):
-    from openhsct.registry.models import AuditEvent
-
-    before = selectors.registry_version()
-    AuditEvent.objects.create(actor="someone", action="export", model="bundle")
-    assert selectors.registry_version() == before
-    AuditEvent.objects.create(actor="someone", action="update", model="Patient")
-    assert selectors.registry_version() != before
+    current = Release.objects.get(pk=small_registry["release"])
+    Release.objects.create(
+        id="f" * 16, cut=current.cut + dt.timedelta(days=1), state="published", manifest=current.manifest,
+        manifest_sha256=current.manifest_sha256, created_by="other-worker", published_at=timezone.now(),
+    )
+    time.sleep(0.5)
+    assert "f" * 16 in client.get("/").content.decode()
+    assert len(renders) == 2
 
 
 def test_signed_in_people_never_get_a_stored_page(small_registry, db, client, django_user_model):
     from django.core.cache import cache
     from django.test import Client, RequestFactory
 
-    planted = middleware.page_key(RequestFactory().get("/about/"), selectors.registry_version())
+    planted = middleware.page_key(RequestFactory().get("/about/"), published.version())
     cache.set(planted, (b"a page stored for somebody else", {"Content-Type": "text/html"}), 60)
 
     # An anonymous visitor is served the stored page (which proves the plant is where the cache looks) …
@@ -101,14 +117,15 @@ def test_signed_in_people_never_get_a_stored_page(small_registry, db, client, dj
     # and what they were shown is never stored for others.
     cache.delete(planted)
     signed_in.get("/compare/")
-    assert cache.get(f"portal:page:{selectors.registry_version()}:/compare/") is None
+    assert cache.get(f"portal:page:{published.version()}:/compare/") is None
     assert not [k for k in cache._cache if ":page:" in k]  # LocMem: nothing stored at all
 
 
 def test_only_known_query_parameters_are_stored(small_registry, db, client):
     from django.core.cache import cache
 
-    version = selectors.registry_version()
+    version = published.version()
+    assert version == small_registry["release"]
     client.get("/?sort=-n")
     client.get("/?sort=n&utm=x")
     assert cache.get(f"portal:page:{version}:/?sort=-n") is not None

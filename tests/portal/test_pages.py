@@ -1,4 +1,5 @@
-"""The public pages through Django's test client, on a registry with a 3-patient and a 12-patient centre."""
+"""The public pages through Django's test client, on a registry with a 3-patient and a 12-patient centre,
+served from its published data release."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from urllib.parse import urljoin, urlparse
 import pytest
 
 import openhsct
-from openhsct.portal import privacy, selectors
+from openhsct.portal import selectors
 from openhsct.portal.templatetags.portal_tags import SYNTHETIC_TEXT
+from tests.portal.registry_builder import TEST_CUT
 
 SKIP_PREFIXES = ("/admin", "/accounts", "/clinic", "/static")
 
@@ -46,7 +48,7 @@ def crawl(client, start="/") -> dict[str, object]:
             for href in p.links:
                 target = urljoin(url, href)
                 parsed = urlparse(target)
-                if parsed.netloc or parsed.path.startswith(SKIP_PREFIXES) or parsed.path.endswith(".pdf"):
+                if parsed.netloc or parsed.path.startswith(SKIP_PREFIXES) or parsed.path.endswith((".pdf", ".zip")):
                     continue
                 path = parsed.path + (f"?{parsed.query}" if parsed.query else "")
                 if path not in seen:
@@ -97,10 +99,10 @@ def test_the_3_patient_centre_shows_no_number(pages, small_registry, db):
     from openhsct.outcomes.summary import centre_summary
 
     code = small_registry["small"]
-    raw = centre_summary(selectors.registry_tables(), code)
+    raw = centre_summary(selectors.registry_tables(), code, as_of=TEST_CUT)
     assert raw["n_patients"] == 3
     html = _text(pages[f"/centres/{code}/"])
-    assert privacy.SMALL_N_TEXT in html and "<svg" not in html
+    assert "fewer than 5 patients whose data may be published" in html and "<svg" not in html
     body = html.split('<main id="main">')[1].split("</main>")[0]
     # Every estimate of the raw summary, as the page would print it, is absent.
     estimates = {
@@ -111,28 +113,35 @@ def test_the_3_patient_centre_shows_no_number(pages, small_registry, db):
     }
     estimates |= {f"{100 * raw['grade3_events']['estimate']:.1f}%"}
     assert estimates and not [e for e in estimates if e in body]
-    # The only digits left are the as-of date's.
+    # No count of its patients anywhere.
     assert re.sub(r"\d{4}-\d{2}-\d{2}", "", re.sub(r"<[^>]+>", "", body)).count("3 patients") == 0
     rows = list(csv.reader(io.StringIO(_text(pages[f"/centres/{code}/summary.csv"]))))
     values = [r[3] for r in rows[1:] if r[0] not in ("centre", "as_of")]
     assert values and all(not re.fullmatch(r"-?\d+(\.\d+)?", v) for v in values), values
 
 
-def test_the_12_patient_centre_has_small_cells_and_shows_them_as_lt5(pages, small_registry, db):
+def test_the_12_patient_centre_hides_its_small_years_and_their_complement(pages, small_registry, db):
     from openhsct.outcomes.summary import centre_summary
 
     code = small_registry["medium"]
-    raw = centre_summary(selectors.registry_tables(), code)
+    raw = centre_summary(selectors.registry_tables(), code, as_of=TEST_CUT)
     assert any(0 < r["n"] < 5 for r in raw["per_year"])  # the test has something to hide
     html = _text(pages[f"/centres/{code}/"])
-    assert "&lt;5" in html
+    table = html.split("Patients transplanted per year</caption>")[1].split("</table>")[0]
+    shown = [int(v) for v in re.findall(r'<td class="num">(\d+)</td>', table)]
+    hidden = table.count("not shown")
+    assert hidden >= 2 and all(v == 0 or v >= 5 for v in shown)
+    assert raw["n_patients"] - sum(shown) >= 5  # the hidden years cannot be worked out from the total
     rows = list(csv.reader(io.StringIO(_text(pages[f"/centres/{code}/summary.csv"]))))
     for section, item, measure, value in rows[1:]:
-        if privacy.is_count_key(measure) and re.fullmatch(r"\d+", value):
+        if measure in ("n", "n_risk") and re.fullmatch(r"\d+", value):
             assert int(value) == 0 or int(value) >= 5, (section, item, measure, value)
 
 
-def test_no_small_count_in_any_csv(pages):
+GROUP_COLUMNS = {"n", "n_risk", "trm_known_day100", "pfs_5y_n_risk"}
+
+
+def test_no_small_group_in_any_csv(pages):
     for url, r in pages.items():
         if not url.endswith(".csv"):
             continue
@@ -140,19 +149,29 @@ def test_no_small_count_in_any_csv(pages):
         for row in reader:
             for key, value in row.items():
                 key = row.get("measure") if key == "value" else key
-                if key and privacy.is_count_key(key) and re.fullmatch(r"\d+", value or ""):
-                    assert int(value) == 0 or int(value) >= 5, (url, row)
+                if key in GROUP_COLUMNS and re.fullmatch(r"\d+(\.0)?", value or ""):
+                    assert float(value) == 0 or float(value) >= 5, (url, row)
+
+
+def test_harm_is_counted_exactly_within_groups_of_5_or_more(pages, small_registry):
+    page = _text(pages[f"/centres/{small_registry['big']}/"])
+    deaths = re.search(r"(\d+) of (\d+) patients died of any cause within 100 days", page)
+    assert deaths and int(deaths.group(2)) >= 5
+    harm = page.split("Serious bad outcomes among")[1].split("</table>")[0]
+    counts = [int(v) for v in re.findall(r'<td class="num">(\d+)</td>', harm)]
+    assert any(0 < c < 5 for c in counts)  # a count of 1-4 events within a larger group is shown as counted
+    assert "&lt;5" not in page
 
 
 def test_centre_page_numbers_match_centre_summary(pages, small_registry, db):
     from openhsct.outcomes.summary import centre_summary
 
     code = small_registry["big"]
-    raw = centre_summary(selectors.registry_tables(), code)
+    raw = centre_summary(selectors.registry_tables(), code, as_of=TEST_CUT)
     html = _text(pages[f"/centres/{code}/"])
     assert f"{raw['n_patients']:,} people with MS had a transplant here" in html
     pfs5 = next(a for a in raw["endpoints"]["pfs"]["at"] if a["years"] == 5)
-    assert f"about {round(100 * pfs5['estimate'])} were alive without their disability getting worse" in html
+    assert f"about {round(100 * pfs5['estimate'])} in 100 people treated here were event-free 5 years later" in html
     assert f"{100 * pfs5['estimate']:.1f}%" in html
     d100 = raw["trm"]["day100"]
     assert f"{100 * d100['estimate']:.1f}%" in html
@@ -185,7 +204,7 @@ def test_centre_list_and_comparison_flag_small_and_incomplete_centres(pages, sma
     home = _text(pages["/"])
     compare = _text(pages["/compare/"])
     for html in (home, compare):
-        assert privacy.SMALL_N_TEXT in html  # the 3-patient centre
+        assert "fewer than 5 patients: not shown" in html  # the 3-patient centre
         assert "Follow-up below 90%" in html
     assert compare.count("<svg") == 2
     assert "as expected" in compare.lower() or "than expected" in compare
@@ -244,41 +263,27 @@ def test_report_html_has_the_same_numbers_as_the_page(pages, small_registry):
     assert "<link" not in rep and "<script" not in rep  # standalone
 
 
-def test_summary_is_cached_and_invalidated_on_change(small_registry, client, monkeypatch):
-    from openhsct.outcomes import summary as summary_module
+def test_a_registry_change_changes_no_public_page_until_a_new_release(small_registry, client):
     from openhsct.registry.models import Patient
+    from tests.portal.registry_builder import publish_release
 
-    calls = []
-    real = summary_module.centre_summary
-
-    def counting(tables, code, **kw):
-        calls.append(code)
-        return real(tables, code, **kw)
-
-    monkeypatch.setattr(summary_module, "centre_summary", counting)
     code = small_registry["medium"]
     first = client.get(f"/centres/{code}/").content.decode()
-    client.get(f"/centres/{code}/")
-    client.get(f"/centres/{code}/summary.csv")
-    assert calls == [code]
-    before = selectors.registry_version()
     p = Patient.objects.filter(centre__centre_code=code).order_by("patient_code").last()
-    p.phenotype = "PPMS" if p.phenotype != "PPMS" else "RRMS"
-    p.save()  # audited: a new AuditEvent changes the registry version
-    assert selectors.registry_version() != before
-    second = client.get(f"/centres/{code}/").content.decode()
-    assert calls == [code, code]
-    assert first != second
+    old = p.phenotype
+    p.phenotype = "PPMS" if old != "PPMS" else "RRMS"
+    p.save()
+    try:
+        assert client.get(f"/centres/{code}/").content.decode() == first
+        new = publish_release()
+        assert new != small_registry["release"]
+        second = client.get(f"/centres/{code}/").content.decode()
+        assert second != first and f"release {new}" in second
+    finally:
+        p.phenotype = old
+        p.save()
+        from openhsct.releases.models import Release
+        from openhsct.releases.store import _forget_latest
 
-
-def test_every_mortality_figure_names_its_definition(pages, small_registry):
-    html = _text(pages[f"/centres/{small_registry['big']}/"])
-    for label in (
-        "Deaths from any cause by day 100",
-        "Transplant-attributed deaths (non-relapse mortality) by 1 year",
-        "Deaths from the start of mobilisation to day 100 (intention to treat)",
-    ):
-        assert label in html, label
-    assert "Transplant-related mortality over time" not in html
-    compare = _text(pages["/compare/"])
-    assert "Deaths from any cause by day 100" in compare
+        Release.objects.exclude(pk=small_registry["release"]).delete()
+        _forget_latest()

@@ -2,10 +2,10 @@
 
 A public page (a view wrapped in :func:`openhsct.portal.views.public_page`) is the same for every
 anonymous visitor, so its finished response — body and headers — is kept in Django's cache under
-``portal:page:<registry version>:<path and query>`` and replayed to the next anonymous GET of the same
-address without touching sessions, CSRF, auth, axes or the database. The registry version
-(:func:`openhsct.portal.selectors.registry_version`) changes with every data change, so a page is never
-served after the numbers in it changed (see ``docs/portal.md``, "Caching").
+``portal:page:<release id>:<path and query>`` and replayed to the next anonymous GET of the same
+address without touching sessions, CSRF, auth or axes. The key names the published release the page
+shows (:func:`openhsct.portal.published.version`), so a page is never served after another release was
+published; registry data entry changes no public page.
 
 Only a GET with no session cookie, no messages cookie and no ``Authorization`` header is served from or
 stored in the cache: a signed-in person's request always goes through the whole stack and their page is
@@ -20,7 +20,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
 
-from openhsct.portal import selectors
+from openhsct.portal import published
+
+#: How long a stored page is kept (it cannot go stale: the key names the release it shows).
+CACHE_SECONDS = 3600
 
 #: Query parameters the public pages read (sorting and the evidence filters).
 PUBLIC_QUERY = frozenset({"sort", "outcome", "phenotype", "intensity", "era"})
@@ -53,7 +56,7 @@ class PublicPageCacheMiddleware:
         if not _anonymous_get(request):
             return self.get_response(request)
         request.get_host()  # ALLOWED_HOSTS is checked on cached pages too (DisallowedHost → 400)
-        key = page_key(request, selectors.registry_version())
+        key = page_key(request, published.version())
         hit = cache.get(key)
         if hit is not None:
             content, headers = hit
@@ -66,5 +69,5 @@ class PublicPageCacheMiddleware:
             and not response.cookies
             and set(request.GET) <= PUBLIC_QUERY
         ):
-            cache.set(key, (response.content, dict(response.items())), selectors.CACHE_SECONDS)
+            cache.set(key, (response.content, dict(response.items())), CACHE_SECONDS)
         return response

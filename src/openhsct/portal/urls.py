@@ -19,6 +19,8 @@ urlpatterns = [
     path("evidence/", views.evidence, name="evidence"),
     path("about/", views.about, name="about"),
     path("decide/", decide.decide, name="decide"),
+    path("releases/", views.releases, name="releases"),
+    re_path(r"^releases/(?P<release_id>[0-9a-f]{16})/archive\.zip$", views.release_archive, name="release_archive"),
 ]
 
 

@@ -1,19 +1,22 @@
-"""The public pages: the centre list, each centre's page and report, the comparison and the evidence.
+"""The public pages: the centre list, each centre's page and report, the comparison, the evidence and
+the releases.
 
-Views stay short: every number comes from :mod:`openhsct.portal.selectors` (suppressed and cached) or
-:mod:`openhsct.portal.report` (the centre page's content, shared with the report and CSV). The public may
-read every page; nothing here changes data.
+Every public page formats the latest *published release* (:mod:`openhsct.portal.published`): no view
+here reads a registry table or computes a statistic, and "data as of" is the release's declared cut.
+Until a release is published every public page says so. Views stay short: they pick parts of the
+release, sort rows and render templates.
 """
 
 from __future__ import annotations
+
+import io
+from functools import wraps
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from openhsct.outcomes import funnel
-from openhsct.portal import charts, comparative, privacy, report, selectors
-from openhsct.registry.models import Centre
+from openhsct.portal import published
 
 # Sortable columns of the centre list and the comparison table: ?sort=<key> or ?sort=-<key>.
 SORT_KEYS = {
@@ -32,15 +35,14 @@ EVIDENCE_FILTERS = {
     "intensity": ("low", "intermediate", "high", "mixed", "unclassified"),
     "era": ("before 2020", "2020 or later", "unknown"),
 }
+MIN_N = 5
+SMALL_N_TEXT = "fewer than 5 patients — not shown to protect privacy and because it would be unreliable"
 
 
 def public_page(view):
     """Mark a view's successful responses as public: the same for every anonymous visitor, so
-    :class:`openhsct.portal.middleware.PublicPageCacheMiddleware` may keep them under the registry version
-    and the full path and replay them to the next anonymous visitor. Signed-in people always get a page
-    rendered for their own request (from the cached summaries)."""
-    from functools import wraps
-
+    :class:`openhsct.portal.middleware.PublicPageCacheMiddleware` may keep them under the release and
+    the full path."""
     from openhsct.portal.middleware import PUBLIC_MARK
 
     @wraps(view)
@@ -52,12 +54,60 @@ def public_page(view):
     return wrapper
 
 
-def _public_centre(code: str) -> Centre:
-    """The centre by code (the public may read every centre's public page); 404 otherwise."""
-    centre = Centre.objects.filter(centre_code=code).first()
-    if centre is None:
-        raise Http404("No such centre.")
-    return centre
+def from_release(view):
+    """Call ``view(request, release, …)`` with the latest published release, or show the
+    "no release published yet" page."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        release = published.current()
+        if release is None:
+            return render(request, "portal/no_release.html", {"no_release": True})
+        return view(request, release, *args, **kwargs)
+
+    return wrapper
+
+
+def _ctx(release, **extra) -> dict:
+    return {**published.release_context(release), "min_n": MIN_N, "small_n_text": SMALL_N_TEXT, **extra}
+
+
+def _value(v):
+    """A stored value for sorting and CSV: the number, or None when suppressed."""
+    if isinstance(v, dict):
+        return None if v.get("suppressed") else v.get("estimate")
+    return v
+
+
+def centre_rows(release) -> list[dict]:
+    """One flat row per centre (name, published figures or their suppression) for the centre tables."""
+    comparison = {r["centre_code"]: r for r in published.part(release, "comparison.json")["rows"]}
+    rows = []
+    for c in published.part(release, "centres.json")["centres"]:
+        row = {k: c[k] for k in ("centre_code", "name", "country", "city", "synthetic")}
+        r = comparison.get(c["centre_code"])
+        if r is None:
+            rows.append({**row, "suppressed": True, "n": None, "reason": c["n"].get("reason")})
+            continue
+        trm, pfs = r["trm"], r["pfs_5y"]
+        row.update(
+            suppressed=False,
+            n=r["n"],
+            followup_share=_value(r["followup"]["completeness"]),
+            followup_flag=r["followup"]["flag"],
+            pfs=pfs["value"],
+            pfs_5y=_value(pfs["value"]),
+            pfs_se=pfs["se"],
+            trm=trm["rate"],
+            trm_rate=_value(trm["rate"]),
+            oe=trm["oe"],
+            oe_shrunk=_value(trm["oe"]),
+            oe_tier=trm["tier"],
+            trm_position=trm["position"],
+            pfs_position=pfs["position"],
+        )
+        rows.append(row)
+    return rows
 
 
 def _sorted_rows(rows: list[dict], sort: str) -> tuple[list[dict], str]:
@@ -68,211 +118,166 @@ def _sorted_rows(rows: list[dict], sort: str) -> tuple[list[dict], str]:
     if key is None:
         return rows, "centre"
 
-    def value(r):
+    def present(r) -> bool:
         v = r.get(key)
-        return (
-            isinstance(v, int | float)
-            and not isinstance(v, bool)
-            or isinstance(v, str)
-            and v != privacy.SMALL
-        )
+        return isinstance(v, int | float | str) and not isinstance(v, bool)
 
-    present = [r for r in rows if value(r)]
-    absent = [r for r in rows if not value(r)]
-    present.sort(key=lambda r: r[key], reverse=desc)
-    return present + absent, sort
+    shown = sorted((r for r in rows if present(r)), key=lambda r: r[key], reverse=desc)
+    return shown + [r for r in rows if not present(r)], sort
 
 
 @require_safe
 @public_page
-def home(request):
-    data = selectors.public_comparison()
-    rows, sort = _sorted_rows(list(data["rows"]), request.GET.get("sort", "centre"))
-    return render(
-        request,
-        "portal/home.html",
-        {"rows": rows, "sort": sort, "ref": data, "small_n_text": privacy.SMALL_N_TEXT},
-    )
+@from_release
+def home(request, release):
+    rows, sort = _sorted_rows(centre_rows(release), request.GET.get("sort", "centre"))
+    return render(request, "portal/home.html", _ctx(release, rows=rows, sort=sort))
+
+
+def _centre_page(release, code: str) -> dict:
+    """The stored page of a centre of the release (:func:`openhsct.portal.report.centre_page`); 404
+    otherwise."""
+    from openhsct.portal.report import centre_page
+
+    page = centre_page(release, code)
+    if page is None:
+        raise Http404("No such centre in this release.")
+    return page
 
 
 @require_safe
 @public_page
-def centre(request, code: str):
-    _public_centre(code)
-    return render(request, "portal/centre.html", report.centre_context(code))
+@from_release
+def centre(request, release, code: str):
+    page = _centre_page(release, code)
+    return render(request, "portal/centre.html", _ctx(release, p=page, centre=page["centre"]))
+
+
+def _report_html(request, release, page: dict) -> str:
+    from openhsct.portal.report import report_context, report_html
+
+    return report_html(report_context(release, page), request=request)
 
 
 @require_safe
-def centre_report(request, code: str, fmt: str):
-    _public_centre(code)
+@from_release
+def centre_report(request, release, code: str, fmt: str):
+    page = _centre_page(release, code)
     if fmt == "pdf":
-        response = HttpResponse(report.report_pdf(code), content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="openhsct-{code}-report.pdf"'
+        from openhsct.portal.report import report_pdf
+
+        response = HttpResponse(report_pdf(release, code, lambda: _report_html(None, release, page)),
+                                content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="openhsct-{code}-{release.pk}-report.pdf"'
         return response
     if fmt == "csv":
-        response = HttpResponse(report.summary_csv(code), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="openhsct-{code}-summary.csv"'
+        from openhsct.portal.report import summary_csv
+
+        response = HttpResponse(summary_csv(page), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="openhsct-{code}-{release.pk}-summary.csv"'
         return response
-    return HttpResponse(report.report_html(code, request=request))
-
-
-def _funnels(data: dict) -> dict:
-    """The two funnel charts of the comparison page, drawn from the suppressed comparison rows."""
-    rows = [r for r in data["rows"] if not r.get("suppressed")]
-    out = {}
-
-    def flag(r):
-        return "below 90%" if r.get("followup_flag") else "complete (≥ 90%)"
-
-    p0 = data.get("trm_rate")
-    pts = [
-        {
-            "centre_code": r["centre_code"],
-            "x": r["n"],
-            "rate": r["trm_rate"],
-            "flag": flag(r),
-            "position": r.get("trm_position"),
-        }
-        for r in rows
-        if isinstance(r.get("trm_rate"), float | int)
-    ]
-    if p0 is not None and pts:
-        lim = funnel.control_limits(p0, max(p["x"] for p in pts))
-        out["trm"] = charts.funnel_chart(
-            pts, lim, p0=p0, title="Deaths from any cause by day 100", x_title="Patients transplanted"
-        )
-    p0 = data.get("pfs_5y")
-    pts = [
-        {
-            "centre_code": r["centre_code"],
-            "x": r["pfs_5y_effective_n"],
-            "rate": r["pfs_5y"],
-            "flag": flag(r),
-            "position": r.get("pfs_position"),
-        }
-        for r in rows
-        if isinstance(r.get("pfs_5y"), float) and isinstance(r.get("pfs_5y_effective_n"), float)
-    ]
-    if p0 is not None and pts:
-        lim = funnel.control_limits(p0, max(p["x"] for p in pts), method="normal")
-        out["pfs"] = charts.funnel_chart(
-            pts,
-            lim,
-            p0=p0,
-            title="Progression-free survival at 5 years",
-            x_title="Effective number of patients (precision of the estimate)",
-        )
-    return out
+    return HttpResponse(_report_html(request, release, page))
 
 
 @require_safe
 @public_page
-def compare(request):
-
-    data = selectors.public_comparison()
-    rows, sort = _sorted_rows(list(data["rows"]), request.GET.get("sort", "centre"))
-    funnels = selectors.cached("funnels", lambda version: _funnels(data))
-    return render(
-        request,
-        "portal/compare.html",
-        {"rows": rows, "sort": sort, "ref": data, "funnels": funnels, "small_n_text": privacy.SMALL_N_TEXT},
-    )
+@from_release
+def compare(request, release):
+    comparison = published.part(release, "comparison.json")
+    rows, sort = _sorted_rows(centre_rows(release), request.GET.get("sort", "centre"))
+    return render(request, "portal/compare.html", _ctx(release, rows=rows, sort=sort, ref=comparison,
+                                                       funnels=comparison["funnels"]))
 
 
 @require_safe
-def compare_csv(request):
-    import csv
-    import io
+@from_release
+def compare_csv(request, release):
+    from openhsct.releases.archive import comparison_table
 
-    data = selectors.public_comparison()
-    cols = [
-        "centre_code",
-        "name",
-        "country",
-        "n",
-        "followup_share",
-        "followup_flag",
-        "trm_observed",
-        "trm_rate",
-        "trm_expected",
-        "oe_shrunk",
-        "oe_lower",
-        "oe_upper",
-        "oe_tier",
-        "pfs_5y",
-        "pfs_5y_se",
-        "suppressed",
-    ]
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
-    w.writeheader()
-    w.writerows(data["rows"])
+    comparison_table(published.part(release, "comparison.json")).to_csv(buf, index=False, lineterminator="\n")
     response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="openhsct-comparison.csv"'
+    response["Content-Disposition"] = f'attachment; filename="openhsct-comparison-{release.pk}.csv"'
     return response
 
 
+def _evidence_key(outcome: str, chosen: dict) -> str:
+    return outcome + "".join(f"|{k}={v}" for k, v in chosen.items())
+
+
 @require_safe
 @public_page
-def evidence(request):
+@from_release
+def evidence(request, release):
     outcome = request.GET.get("outcome", "trm")
     if outcome not in EVIDENCE_OUTCOMES:
         outcome = "trm"
     chosen = {k: request.GET.get(k, "") for k in EVIDENCE_FILTERS}
     chosen = {k: v for k, v in chosen.items() if v in EVIDENCE_FILTERS[k]}
-    pooled = selectors.pooled_evidence(outcome, tuple(sorted(chosen.items())))
-    chart = None
-    if pooled is not None:
-        rows = [
-            {
-                "label": r["key"],
-                "estimate": r["proportion"],
-                "lower": r["ci_lower"],
-                "upper": r["ci_upper"],
-                "kind": "study",
-            }
-            for r in pooled["forest"]
-            if r["key"] != "pooled"
-        ]
-        if pooled["kind"] == "pooled":
-            what = "Pooled, population-averaged" if pooled["marginal"] else "Pooled"
-            rows.append(
-                {
-                    "label": f"{what} (k = {pooled['k']})",
-                    "estimate": pooled["proportion"],
-                    "lower": pooled["ci_lower"],
-                    "upper": pooled["ci_upper"],
-                    "kind": "pooled",
-                }
-            )
-            rows.append(
-                {
-                    "label": "Prediction interval (95%)",
-                    "estimate": pooled["proportion"],
-                    "lower": pooled["pi_lower"],
-                    "upper": pooled["pi_upper"],
-                    "kind": "prediction",
-                }
-            )
-        chart = charts.forest_chart(rows, title=pooled["label"])
+    # The release holds each outcome pooled over all studies and within each single filter value.
+    combined = len(chosen) > 1
+    chosen = dict(list(chosen.items())[:1])
+    pooled = published.part(release, "evidence.json").get(_evidence_key(outcome, chosen))
     return render(
         request,
         "portal/evidence.html",
-        {
-            "outcome": outcome,
-            "outcomes": EVIDENCE_OUTCOMES,
-            "filters": EVIDENCE_FILTERS,
-            "chosen": chosen,
-            "pooled": pooled,
-            "chart": chart,
-            "comparative": comparative.public_comparison(request.GET.get("comparator")),
-        },
+        _ctx(
+            release,
+            outcome=outcome,
+            outcomes=EVIDENCE_OUTCOMES,
+            filters=EVIDENCE_FILTERS,
+            chosen=chosen,
+            combined=combined,
+            pooled=pooled,
+            chart=(pooled or {}).get("chart"),
+            comparative=_comparative(release, request.GET.get("comparator")),
+        ),
     )
+
+
+def _comparative(release, comparator: str | None) -> dict:
+    """The release's aHSCT-vs-DMT comparison for ``comparator`` (default natalizumab), with the published
+    comparisons it stands beside."""
+    from openhsct.portal.comparative import ASSUMPTIONS, MIST, published_comparisons
+
+    stored = published.part(release, "comparative.json") or {}
+    comparator = comparator if comparator in stored else "natalizumab"
+    chosen = stored.get(comparator) or {
+        "registry": {"available": False, "reason": "not part of this release"}, "countries": []}
+    return {"mist": MIST, "assumptions": ASSUMPTIONS, "published": published_comparisons(), "comparator": comparator,
+            "min_n": MIN_N, **chosen, "comparators": sorted(stored)}
 
 
 @require_safe
 @public_page
 def about(request):
-    return render(
-        request, "portal/about.html", {"min_n": privacy.MIN_N, "small_n_text": privacy.SMALL_N_TEXT}
-    )
+    release = published.current()
+    extra = published.release_context(release) if release else {}
+    return render(request, "portal/about.html", {**extra, "min_n": MIN_N, "small_n_text": SMALL_N_TEXT})
+
+
+@require_safe
+@public_page
+def releases(request):
+    """Every published (and withdrawn) release: cut, publication date, what changed, erratum."""
+    from openhsct.releases.models import Release
+
+    shown = Release.objects.exclude(state=Release.State.DRAFT).defer("manifest").order_by("-cut", "-published_at")
+    release = published.current()
+    extra = published.release_context(release) if release else {}
+    return render(request, "portal/releases.html", {**extra, "releases": list(shown)})
+
+
+@require_safe
+def release_archive(request, release_id: str):
+    """The public archive of a published or withdrawn release (CSV, JSON and Parquet tables, manifest,
+    CITATION.cff)."""
+    from openhsct.releases.models import Release
+    from openhsct.releases.store import archive_of
+
+    release = Release.objects.exclude(state=Release.State.DRAFT).filter(pk=release_id).first()
+    if release is None:
+        raise Http404("No such published release.")
+    response = HttpResponse(archive_of(release), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="openhsct-release-{release.pk}.zip"'
+    return response

@@ -41,6 +41,9 @@ EVIDENCE_FILTERS = {
 CENTRE_EVIDENCE = (("trm", "deaths from any cause by day 100"), ("pfs_5y", "progression-free survival at 5 years"))
 
 
+NO_COMPARISON = "not enough patients in one of the two groups of this release to compare"
+
+
 @dataclass(frozen=True)
 class BuildSettings:
     """What a release is built with; recorded in its manifest."""
@@ -49,6 +52,8 @@ class BuildSettings:
     trm_definition: str = "day100"
     definition: str = "registry"
     pdf: bool = False
+    charts: bool = True
+    comparative: bool = True
     min_group: int = MIN_GROUP
 
     def to_dict(self) -> dict:
@@ -150,12 +155,12 @@ def _charts(page: dict) -> dict:
     return out
 
 
-def _centre_evidence(page: dict, evidence: Mapping) -> list[dict]:
+def _centre_evidence(page: dict, evidence: Mapping, *, charts: bool = True) -> list[dict]:
     """This centre's day-100 deaths and 5-year PFS beside the published pooled estimate and its
     prediction interval, with the reading (within/above/below) from
     :func:`openhsct.outcomes.comparison.interval_position`."""
     from openhsct.outcomes.comparison import interval_position
-    from openhsct.portal import charts
+    from openhsct.portal.charts import forest_chart
 
     out = []
     for outcome, name in CENTRE_EVIDENCE:
@@ -177,17 +182,27 @@ def _centre_evidence(page: dict, evidence: Mapping) -> list[dict]:
             {"label": "Range expected for a new centre (95% PI)", "estimate": pooled["proportion"],
              "lower": pooled["pi_lower"], "upper": pooled["pi_upper"], "kind": "prediction"},
         ]
+        crude = pooled.get("crude") or {}
+        published = (
+            f"population-averaged pooled estimate {pooled['proportion']:.1%}; crude rate "
+            f"{crude['estimate']:.1%}, {crude['events']:,.0f} of {crude['n']:,}"
+            if outcome == "trm" and crude
+            else f"pooled estimate {pooled['proportion']:.1%}"
+        )
         if not mine.get("suppressed") and mine.get("estimate") is not None:
             rows.append({"label": label, "estimate": mine["estimate"], "lower": mine["lower"],
                          "upper": mine["upper"], "kind": "centre"})
             where = interval_position(mine["estimate"], pooled["pi_lower"], pooled["pi_upper"])
             sentence = (
                 f"This centre's {name} ({_pct(mine['estimate'])}) is {where} the range the published studies "
-                f"predict for a new centre ({_pct(pooled['pi_lower'])} to {_pct(pooled['pi_upper'])})."
+                f"predict for a new centre ({_pct(pooled['pi_lower'])} to {_pct(pooled['pi_upper'])}; {published})."
             )
         else:
-            sentence = f"This centre's {name} is not shown (too few patients or not enough follow-up)."
-        chart = charts.forest_chart(rows, title=f"{pooled['label']}: this centre and the published evidence")
+            sentence = (
+                f"This centre's {name} is not shown (too few patients or not enough follow-up); published "
+                f"series: {published}."
+            )
+        chart = forest_chart(rows, title=f"{pooled['label']}: this centre and the published evidence") if charts else None
         out.append({"outcome": outcome, "label": pooled["label"], "k": pooled["k"], "model": pooled.get("model"),
                     "n_total": pooled.get("n_total"), "rows": rows, "sentence": sentence, "chart": _chart(chart)})
     return out
@@ -214,8 +229,8 @@ def centre_part(
     page["followup"]["flag"] = not share.get("suppressed") and (share.get("estimate") or 0.0) < FOLLOWUP_FLAG_SHARE
     page["as_of"] = cut.isoformat()
     page["sentences"] = _sentences(page)
-    page["charts"] = _charts(page)
-    page["evidence"] = _centre_evidence(page, evidence)
+    page["charts"] = _charts(page) if settings.charts else {"endpoints": {}}
+    page["evidence"] = _centre_evidence(page, evidence, charts=settings.charts)
     return canonical_json(page)
 
 
@@ -314,7 +329,7 @@ def comparison_part(tables: dict[str, pd.DataFrame], cut: dt.date, settings: Bui
          "flag": "below 90%" if r["followup"]["flag"] else "complete (≥ 90%)", "position": r["trm"]["position"]}
         for r in rows if not r["trm"]["rate"].get("suppressed") and r["trm"]["rate"]["estimate"] is not None
     ]
-    if comp.trm_rate is not None and pts:
+    if comp.trm_rate is not None and pts and settings.charts:
         funnels["trm"] = _chart(charts.funnel_chart(
             pts, funnel_limits(comp.trm_rate, max(p["x"] for p in pts)), p0=comp.trm_rate,
             title="Deaths from any cause by day 100", x_title="Patients with known day-100 status"))
@@ -323,7 +338,7 @@ def comparison_part(tables: dict[str, pd.DataFrame], cut: dt.date, settings: Bui
          "flag": "below 90%" if r["followup"]["flag"] else "complete (≥ 90%)", "position": r["pfs_5y"]["position"]}
         for r in rows if r["pfs_5y"]["effective_n"] is not None and not r["pfs_5y"]["value"].get("suppressed")
     ]
-    if p0_pfs is not None and pts:
+    if p0_pfs is not None and pts and settings.charts:
         funnels["pfs"] = _chart(charts.funnel_chart(
             pts, funnel_limits(p0_pfs, max(p["x"] for p in pts), method="normal"), p0=p0_pfs,
             title="Progression-free survival at 5 years",
@@ -388,6 +403,36 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+def comparative_part(everyone: dict[str, pd.DataFrame]) -> bytes:
+    """The registry's aHSCT-vs-DMT comparison for each comparator (:mod:`openhsct.comparative`, formatted
+    by :func:`openhsct.portal.comparative.comparison_context`, which shows no figure on fewer than 5
+    patients or events), overall and per country."""
+    from openhsct.comparative.analysis import compare_treatments
+    from openhsct.comparative.cohort import COMPARATORS, comparison_cohort
+    from openhsct.comparative.errors import ComparativeError
+    from openhsct.portal.comparative import comparison_context
+
+    out = {}
+    for comparator in COMPARATORS:
+        try:
+            cohort = comparison_cohort(everyone, comparator)
+            registry = comparison_context(compare_treatments(cohort, comparator=comparator))
+        except ComparativeError:
+            # The analysis's own message names the size of each group; a release says only why not.
+            out[comparator] = {"registry": {"available": False, "reason": NO_COMPARISON}, "countries": []}
+            continue
+        countries = []
+        for country in sorted(cohort["country"].unique()):
+            sub = cohort.loc[cohort["country"] == country].reset_index(drop=True)
+            try:
+                ctx = comparison_context(compare_treatments(sub, comparator=comparator), charts=False)
+            except ComparativeError:
+                continue
+            countries.append({"country": country, **ctx})
+        out[comparator] = {"registry": registry, "countries": countries}
+    return canonical_json(_jsonable(out))
+
+
 def centre_tasks(tables: dict[str, pd.DataFrame], published: list[str]) -> dict[str, dict[str, pd.DataFrame]]:
     """Each published centre's own rows."""
     return {code: restrict(tables, [code]) for code in published}
@@ -416,6 +461,9 @@ def build_parts(
     evidence = {k: v for k, v in json.loads(parts["evidence.json"]).items() if "|" not in k}
     parts["comparison.json"] = comparison_part(shown, cut.cut, settings)
     tick("comparison.json")
+    if settings.comparative and cut.everyone is not None:
+        parts["comparative.json"] = comparative_part(restrict(cut.everyone, published))
+        tick("comparative.json")
     tasks = centre_tasks(shown, published)
     if client is None:
         for code, sub in tasks.items():

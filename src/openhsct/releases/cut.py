@@ -55,6 +55,7 @@ class Cut:
     excluded: dict[str, int]
     digest: str
     rows: dict[str, int]
+    everyone: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
 
 
 def _typed_column(values: list, kind: str, decimal_places: int | None) -> pd.Series:
@@ -117,13 +118,19 @@ def _date_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
 
 
-def apply_cut(tables: dict[str, pd.DataFrame], cut: dt.date) -> dict[str, pd.DataFrame]:
-    """The tables as known on ``cut`` (module docstring): patients transplanted by then, rows dated by
-    then, later dates inside kept rows blanked, last contact moved back to the cut."""
+def apply_cut(
+    tables: dict[str, pd.DataFrame], cut: dt.date, *, transplanted_only: bool = True
+) -> dict[str, pd.DataFrame]:
+    """The tables as known on ``cut`` (module docstring): patients transplanted by then (every patient
+    when ``transplanted_only`` is false: the DMT comparators), rows dated by then, later dates inside kept
+    rows blanked, last contact moved back to the cut."""
     limit = pd.Timestamp(cut)
-    tx = tables["transplants"]
-    done = tx.loc[(tx["day0"] <= limit).to_numpy(), ["centre_code", "patient_code"]]
-    kept = pd.MultiIndex.from_frame(done.astype(str))
+    if transplanted_only:
+        tx = tables["transplants"]
+        chosen = tx.loc[(tx["day0"] <= limit).to_numpy(), ["centre_code", "patient_code"]]
+    else:
+        chosen = tables["patients"][["centre_code", "patient_code"]]
+    kept = pd.MultiIndex.from_frame(chosen.astype(str))
     out = {}
     for name, frame in tables.items():
         if "patient_code" not in frame.columns:
@@ -157,16 +164,18 @@ def registry_digest(tables: dict[str, pd.DataFrame]) -> str:
 
 
 def make_cut(tables: dict[str, pd.DataFrame], cut: dt.date) -> Cut:
-    """The cut of already-read typed tables: :func:`apply_cut`, then consent, then the digest."""
+    """The cut of already-read typed tables: :func:`apply_cut`, then consent, then the digest. ``everyone``
+    holds every consenting patient's rows by the cut, transplanted or not (the aHSCT-vs-DMT comparison)."""
     from openhsct.registry.consent import publishable
 
-    cut_tables = apply_cut(tables, cut)
-    consent = publishable(cut_tables)
+    consent = publishable(apply_cut(tables, cut))
+    everyone = publishable(apply_cut(tables, cut, transplanted_only=False)).tables
     used = consent.tables
     return Cut(
         cut=cut,
         tables=used,
         excluded=dict(sorted(consent.excluded.items())),
-        digest=registry_digest(used),
-        rows={name: len(f) for name, f in sorted(used.items())},
+        digest=registry_digest(everyone),
+        rows={name: len(f) for name, f in sorted(everyone.items())},
+        everyone=everyone,
     )

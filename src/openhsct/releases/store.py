@@ -35,15 +35,15 @@ def code_version() -> str:
 
 
 def make_manifest(cut, parts: dict[str, bytes], settings: BuildSettings) -> dict:
-    """The manifest of a release: cut date, registry digest, code version, settings, rows read per table
-    and the SHA-256 and size of every part. It holds no time of building, so the same inputs give the
-    same manifest (and id)."""
+    """The manifest of a release: cut date, registry digest, code version, settings and the SHA-256 and
+    size of every part. It holds no time of building, so the same inputs give the same manifest (and id),
+    and no count of rows (a count of the whole registry minus the published centres would give away a
+    centre too small to be shown)."""
     return {
         "format": MANIFEST_FORMAT,
         "title": "OpenHSCT public data release",
         "cut": cut.cut.isoformat(),
         "registry_digest": cut.digest,
-        "rows": cut.rows,
         "code_version": code_version(),
         "settings": settings.to_dict(),
         "parts": {
@@ -137,16 +137,14 @@ def store_release(cut, parts: dict[str, bytes], settings: BuildSettings, *, acto
 
 
 def _what_changed(manifest: dict) -> str:
-    """A default 'what changed' note: the cut and the rows read, against the latest published release."""
+    """A default 'what changed' note against the latest published release: the cut (never a count of
+    patients added, which could be 1-4 people)."""
     latest = latest_published()
     if latest is None:
         return f"First release (data cut {manifest['cut']})."
-    before, now = latest.manifest.get("rows", {}), manifest.get("rows", {})
-    grown = now.get("patients", 0) - before.get("patients", 0)
-    return (
-        f"Data cut moved from {latest.manifest['cut']} to {manifest['cut']}; "
-        f"{grown:+d} publishable patients, {sum(now.values()) - sum(before.values()):+d} rows read."
-    )
+    if latest.manifest["cut"] == manifest["cut"]:
+        return f"Same data cut ({manifest['cut']}) with corrected or newly entered data."
+    return f"Data cut moved from {latest.manifest['cut']} to {manifest['cut']}."
 
 
 def get_release(release_id_: str):

@@ -20,14 +20,40 @@ def not_medical_advice() -> str:
     return openhsct.NOT_MEDICAL_ADVICE
 
 
-@register.simple_tag
-def synthetic_banner():
-    """The banner shown on every page while the registry holds any synthetic centre."""
-    from openhsct.portal.selectors import registry_has_synthetic
+@register.simple_tag(takes_context=True)
+def synthetic_banner(context):
+    """The banner shown on every page while the published release holds any synthetic centre; signed-in
+    staff, who also see the live registry, get it while the registry holds one."""
+    from openhsct.portal.published import synthetic
 
-    if not registry_has_synthetic():
+    request = context.get("request")
+    staff = request is not None and getattr(getattr(request, "user", None), "is_authenticated", False)
+    if not synthetic() and not (staff and _registry_synthetic()):
         return ""
     return format_html('<div class="synthetic-banner" role="note"><strong>{}</strong></div>', SYNTHETIC_TEXT)
+
+
+def _registry_synthetic() -> bool:
+    from openhsct.portal.selectors import registry_has_synthetic
+
+    return registry_has_synthetic()
+
+
+@register.simple_tag
+def release_line():
+    """The line on every page naming the published release it shows and its data cut ("data as of")."""
+    from django.urls import reverse
+
+    from openhsct.portal.published import current
+
+    release = current()
+    if release is None:
+        return format_html('<p class="release-line">{}</p>', "No data release has been published yet.")
+    published = f", published {release.published_at:%Y-%m-%d}" if release.published_at else ""
+    return format_html(
+        '<p class="release-line">Data as of {} · data release <a href="{}#r-{}">{}</a>{}.</p>',
+        release.cut.isoformat(), reverse("portal:releases"), release.pk, release.pk, published,
+    )
 
 
 def _is_number(v) -> bool:
