@@ -37,7 +37,8 @@ def test_fhir_round_trip_is_byte_for_byte(synthetic_registry, tmp_path):
 
 def test_patient_bundle_is_pseudonymous_and_coded(synthetic_registry, tmp_path):
     fhir.export_fhir(tmp_path / "fhir")
-    bundle = json.loads(next((tmp_path / "fhir").glob("patient-*.json")).read_text())
+    bundles = [json.loads(f.read_text()) for f in sorted((tmp_path / "fhir").glob("patient-*.json"))]
+    bundle = next(b for b in bundles if "autologous-hsct-reinfusion" in json.dumps(b) and "mri-scan" in json.dumps(b))
     patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
     assert len(patient["birthDate"]) == 4 and "name" not in patient and "address" not in patient
     condition = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition")
@@ -45,6 +46,11 @@ def test_patient_bundle_is_pseudonymous_and_coded(synthetic_registry, tmp_path):
         condition["code"]["coding"]
     edss = [e["resource"] for e in bundle["entry"] if e["resource"].get("code", {}).get("text") == "EDSS"]
     assert edss and all(r["code"]["coding"][0]["code"] == "273554001" for r in edss)
+    codes = {r["code"]["coding"][0]["code"] for r in (e["resource"] for e in bundle["entry"]) if "code" in r
+             and "coding" in r["code"]}
+    assert {"neutrophil-engraftment", "autologous-hsct-reinfusion", "mri-scan"} <= codes
+    mri = next(e["resource"] for e in bundle["entry"] if e["resource"].get("code", {}).get("text", "").startswith("MRI"))
+    assert [c["code"]["coding"][0]["code"] for c in mri["component"]] == ["new-enlarging-t2", "gd-enhancing"]
 
 
 def test_import_reports_file_entry_and_path_and_writes_nothing(synthetic_registry, tmp_path):

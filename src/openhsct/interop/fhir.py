@@ -105,7 +105,12 @@ SPECS: dict[str, Spec] = {
                                         "valueQuantity": {"unit": "score"}},
                         {"visit_date": "effectiveDateTime", "edss": "valueQuantity.value"}),
     "relapses": _obs(_local("ms-relapse", "Multiple sclerosis relapse (onset)"), onset_date="effectiveDateTime"),
-    "mri_scans": _obs(_local("mri-scan", "MRI brain/spine for MS activity"), scan_date="effectiveDateTime"),
+    "mri_scans": Spec("Observation", {"status": "final", "code": _local("mri-scan", "MRI brain/spine for MS activity"),
+                                      "component": [
+                                          {"code": _local("new-enlarging-t2", "New or enlarging T2 lesions")},
+                                          {"code": _local("gd-enhancing", "Gadolinium-enhancing lesions")}]},
+                      {"scan_date": "effectiveDateTime", "new_enlarging_t2": "component.0.valueInteger",
+                       "gd_lesions": "component.1.valueInteger"}),
     "dmt_exposures": Spec("MedicationStatement", {"status": "unknown"},
                           {"drug": "medicationCodeableConcept.text", "start_date": "effectivePeriod.start",
                            "stop_date": "effectivePeriod.end"}),
@@ -246,6 +251,29 @@ def _identifiers(res: dict) -> list[dict]:
     return [ident] if isinstance(ident, dict) else list(ident)
 
 
+ENGRAFTMENT = {
+    "neutrophil_engraftment_date": _local("neutrophil-engraftment",
+                                          "Neutrophil engraftment: first of 3 days with ANC >= 0.5 x10^9/L"),
+    "platelet_engraftment_date": _local("platelet-engraftment",
+                                        "Platelet engraftment: first of 7 days with platelets >= 20 x10^9/L "
+                                        "unsupported"),
+}
+# Resources written for readers that the import does not read back (their content is in another resource).
+DERIVED = {"conditions", "engraftment"}
+
+
+def _engraftment(row: dict, patient_url: str) -> list[dict]:
+    """Observations of the engraftment dates of a transplant row (the dates stay on the re-infusion
+    Procedure too, which is what the import reads)."""
+    out = []
+    for column, code in ENGRAFTMENT.items():
+        if row[column]:
+            ident = _identifier("engraftment", {**row, "what": column}, ["centre_code", "patient_code", "what"])
+            out.append({"resourceType": "Observation", "identifier": [ident], "status": "final", "code": code,
+                        "subject": {"reference": patient_url}, "effectiveDateTime": row[column]})
+    return out
+
+
 def _entry(res: dict) -> dict:
     ident = _identifiers(res)[0]
     search = quote(f"{ident['system']}|{ident['value']}", safe=":/|")
@@ -304,6 +332,8 @@ def patient_bundles(frames: dict[str, pd.DataFrame]) -> dict[str, dict]:
                 if name == "deaths":
                     patient["deceasedDateTime"] = row["death_date"]
                 entries.append(_entry(res))
+                if name == "transplants":
+                    entries += [_entry(o) for o in _engraftment(row, url)]
         bundles[f"patient-{_safe(prow['centre_code'])}-{_safe(prow['patient_code'])}.json"] = _bundle(entries)
     return bundles
 
@@ -428,7 +458,7 @@ def _read_entries(fname, entries, known, rows, origins, seen, problems) -> None:
     for i, entry in enumerate(entries):
         res = entry.get("resource") or {}
         table = _table_of(res)
-        if table == "conditions":
+        if table in DERIVED:
             continue
         if table not in known or SPECS[table].resource != res.get("resourceType"):
             problems.append(f"{fname}:{i}:identifier: not a resource OpenHSCT exports "
