@@ -60,3 +60,24 @@ def test_redcap_errors_name_the_file_line_and_field(synthetic_registry, tmp_path
         redcap.import_records(tmp_path / "bad.csv")
     assert any(d.startswith(f"bad.csv:{i + 2}:edss_edss:") for d in info.value.details), info.value.details
     assert m.Patient.objects.count() == 0
+
+
+def test_questionnaire_answers_are_checked_on_import(tmp_path, db):
+    from openhsct.registry.importer import import_bundle
+    from tests.registry.bundle_factory import small_bundle, write
+
+    bundle = small_bundle()
+    bundle["pro_answers"] = [
+        {"centre_code": "NRT", "patient_code": "P001", "response_date": "2019-01-10", "instrument": "pdds",
+         "item": "pdds", "answer": "9", "source": "patient"},
+        {"centre_code": "NRT", "patient_code": "P001", "response_date": "2019-01-10", "instrument": "pdds",
+         "item": "walk", "answer": "1", "source": "patient"},
+        {"centre_code": "NRT", "patient_code": "P002", "response_date": "2024-01-10", "instrument": "comment",
+         "item": "text", "answer": "after death", "source": "patient"},
+    ]
+    with pytest.raises(ValidationError) as info:
+        import_bundle(write(bundle, tmp_path / "b"))
+    details = "\n".join(info.value.details)
+    assert "pro_answers.csv:2:answer: not one of the item's answer codes" in details
+    assert "pro_answers.csv:3:item: not an item of this instrument" in details
+    assert "pro_answers.csv:4:response_date: nothing can be recorded after death_date" in details

@@ -23,9 +23,11 @@ def test_pdds_score_is_the_chosen_step_and_missing_gives_none(answers, expected)
 
 
 def test_instrument_codes_match_the_registry_choices():
-    from openhsct.registry.models import ProAnswer
+    from openhsct.registry.models import PRO_ITEMS, ProAnswer
 
     assert set(INSTRUMENTS) == set(ProAnswer.Instrument.values)
+    ours = {(i.code, item.item_id): (item.codes() or None) for i in INSTRUMENTS.values() for item in i.items}
+    assert ours == PRO_ITEMS
     for inst in INSTRUMENTS.values():
         assert inst.licence and inst.source and inst.schedule_months == 6
 

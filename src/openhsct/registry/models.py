@@ -454,6 +454,16 @@ class ProAnswer(PatientRecord):
         ]
 
 
+# Each questionnaire item and its answer codes (None: free text). The instruments' wording, licences and
+# scoring are in openhsct.outcomes.instruments; a test keeps the two in step.
+PRO_ITEMS: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("pdds", "pdds"): tuple(str(step) for step in range(9)),
+    ("employment", "employment_status"): ("full_time", "part_time", "sick_leave", "not_working_ms", "unemployed",
+                                          "student", "homemaker", "retired", "other"),
+    ("comment", "text"): None,
+}
+
+
 class PatientAccount(models.Model):
     """A sign-in for one patient: the user sees that patient's own record and nothing else."""
 

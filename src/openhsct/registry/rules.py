@@ -116,12 +116,13 @@ def check_dates(eff: dict[str, pd.DataFrame], out: Collector) -> None:
     after_death = [("transplants", "day0"), ("conditioning", "start_date"), ("apheresis", "collection_date"),
                    ("eligibility", "assessment_date"), ("edss_visits", "visit_date"), ("relapses", "onset_date"),
                    ("mri_scans", "scan_date"), ("adverse_events", "onset_date"), ("mobilisations", "start_date"),
-                   ("patients", "last_contact_date")]
+                   ("patients", "last_contact_date"), ("pro_answers", "response_date")]
     for name, col in after_death:
         compare(out, eff[name], col, "<=", d, "death_date", on=same, file=f"{name}.csv",
                 rule="nothing can be recorded after death_date")
     _custody_order(eff["custody_events"], out)
     _assessed(eff, out)
+    _pro_answers(eff.get("pro_answers"), out)
 
 
 def _consent(p: pd.DataFrame, out: Collector) -> None:
@@ -183,3 +184,19 @@ def check_patient_consistency(eff: dict[str, pd.DataFrame], out: Collector) -> N
     onset = _dates(p["onset_date"]).dt.year
     out.flag(p, (onset < by).to_numpy() & onset.notna().to_numpy(), "patients.csv", "onset_date",
              "onset must be after birth_year")
+
+
+def _pro_answers(a: pd.DataFrame | None, out: Collector) -> None:
+    """A questionnaire answer names an item of its instrument and, for coded items, one of its answer codes
+    (:data:`openhsct.registry.models.PRO_ITEMS`)."""
+    from openhsct.registry.models import PRO_ITEMS
+
+    if a is None or a.empty:
+        return
+    pairs = list(zip(a["instrument"].astype(str), a["item"].astype(str), strict=True))
+    known = pd.Series([p in PRO_ITEMS for p in pairs], index=a.index).to_numpy()
+    out.flag(a, ~known, "pro_answers.csv", "item", "not an item of this instrument (see docs/data-dictionary.md)")
+    codes = [PRO_ITEMS.get(p) for p in pairs]
+    bad = [c is not None and v not in c for c, v in zip(codes, a["answer"].astype(str), strict=True)]
+    out.flag(a, known & pd.Series(bad, index=a.index).to_numpy(), "pro_answers.csv", "answer",
+             "not one of the item's answer codes (see docs/data-dictionary.md)")
