@@ -4,12 +4,14 @@ PostgreSQL receives each table with one ``COPY … FROM STDIN (FORMAT csv)`` str
 writer; SQLite one prepared ``INSERT`` run over all rows (``executemany``). Both store exactly the values
 the model layer would: empty text stays ``''``, other empty cells are NULL, date-times are UTC.
 
-On PostgreSQL a foreign key is checked per inserted row, and at 10⁵–10⁶ rows those checks cost more than
-the copy itself. A large load into a table therefore drops the table's foreign keys, copies, and adds
-them back with their own definitions — PostgreSQL then checks every row in one join — as the PostgreSQL
-manual advises for bulk loads ("Populating a Database", §14.4: "Remove Foreign Key Constraints"). It
-all happens inside the import's transaction, so a failure restores the constraints with the data; while
-the import runs, other sessions wait to read the tables it reloads.
+Keeping indexes and keys up to date row by row costs more than building them once, so a large load
+into a table (from 1,000 new rows that are at least a tenth of the table) builds them afterwards, as the
+PostgreSQL manual advises for bulk loads ("Populating a Database", §14.4: "Remove Indexes", "Remove
+Foreign Key Constraints"). On SQLite the table's secondary indexes are dropped and created again; on
+PostgreSQL its foreign keys are dropped and added back with their own definitions, PostgreSQL then
+checking every row in one join instead of one query per row. It all happens inside the import's
+transaction, so a failure restores indexes and constraints with the data; while the import runs, other
+sessions wait to read the tables it reloads.
 """
 
 from __future__ import annotations
@@ -163,12 +165,36 @@ def _executemany(table: Table, columns: list, connection, chunk: int = 50_000) -
     fields = {f.column: f for f in table.model._meta.concrete_fields}
     params = [_sqlite_params(kind, values, fields[name], connection) for name, kind, values in columns]
     qn = connection.ops.quote_name
-    sql = (f"INSERT INTO {qn(table.model._meta.db_table)} ({', '.join(qn(n) for n, _, _ in columns)}) "
+    db_table = table.model._meta.db_table
+    sql = (f"INSERT INTO {qn(db_table)} ({', '.join(qn(n) for n, _, _ in columns)}) "
            f"VALUES ({', '.join(['%s'] * len(columns))})")
     n = len(params[0])
     with connection.cursor() as cursor:
+        indexes = _drop_sqlite_indexes(cursor, db_table) if _sqlite_rebuild_pays(cursor, db_table, n) else []
         for i in range(0, n, chunk):
             cursor.executemany(sql, list(zip(*(p[i:i + chunk] for p in params), strict=True)))
+        for statement in indexes:
+            cursor.execute(statement)
+
+
+def _sqlite_rebuild_pays(cursor, db_table: str, rows: int) -> bool:
+    """Whether to drop and rebuild the secondary indexes of ``db_table`` around a load of ``rows``: from
+    :data:`FK_REBUILD_ROWS` rows that are at least :data:`FK_REBUILD_SHARE` of the table (its largest id)."""
+    if rows < FK_REBUILD_ROWS:
+        return False
+    cursor.execute(f'SELECT coalesce(max("id"), 0) FROM "{db_table}"')
+    return rows >= FK_REBUILD_SHARE * cursor.fetchone()[0]
+
+
+def _drop_sqlite_indexes(cursor, db_table: str) -> list[str]:
+    """Drop the indexes of ``db_table`` that were created by ``CREATE INDEX`` (not those of its UNIQUE
+    constraints, which SQLite keeps with the table); returns the statements that build them again."""
+    cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
+                   "AND sql IS NOT NULL ORDER BY name", [db_table])
+    found = cursor.fetchall()
+    for name, _ in found:
+        cursor.execute(f'DROP INDEX "{name}"')
+    return [sql for _, sql in found]
 
 
 # -------------------------------------------------------------------------------------------- PostgreSQL

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from openhsct.errors import OpenHSCTError, ValidationError
@@ -155,10 +156,10 @@ def _validate(frames: dict[str, pd.DataFrame], out: Collector) -> tuple[dict, di
             frame[c.name] = canonical_text(frame[c.name], c)
         frame.attrs["file"] = file
         clean[name] = frame
-    centre_codes = set(clean["centres"]["centre_code"]) | set(clean["patients"]["centre_code"])
+    centre_codes = set(clean["centres"]["centre_code"].unique()) | set(clean["patients"]["centre_code"].unique())
     for name, frame in clean.items():
         if name not in {"centres", "patients"}:
-            centre_codes |= set(frame["centre_code"])
+            centre_codes |= set(frame["centre_code"].unique())
     effective: dict[str, pd.DataFrame] = {}
     registry: dict[str, pd.DataFrame] = {}
     for name, table in known.items():
@@ -179,13 +180,13 @@ def _validate(frames: dict[str, pd.DataFrame], out: Collector) -> tuple[dict, di
 def _already_canonical(column: Column) -> str:
     """An RE2 pattern for text that ``text_to_canonical`` returns unchanged: integers and decimals of at
     most 14 significant digits (they survive the int64/float round trip digit for digit) and date-times
-    already written in UTC."""
+    of 1700–2199 already written in UTC."""
     if column.kind == "integer":
         return r"^(?:0|-?[1-9][0-9]{0,13})$"
     if column.kind == "decimal":
         places = column.decimal_places or 0
         return rf"^-?(?:0|[1-9][0-9]{{0,{max(0, 13 - places)}}})" + (rf"\.[0-9]{{{places}}}$" if places else "$")
-    return r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+00:00$"
+    return r"^(?:1[7-9]|2[01])[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+00:00$"  # years pandas holds
 
 
 def canonical_text(values: pd.Series, column: Column) -> pd.Series:
@@ -320,8 +321,12 @@ def _write_table(table: Table, frame: pd.DataFrame, existing: pd.DataFrame, refs
     if frame.empty:
         report.created[table.name] = 0
         return
-    merged = frame[names].merge(existing, on=key, how="left", suffixes=("", "__db"), indicator=True)
-    is_new = (merged["_merge"] == "left_only").to_numpy()
+    if existing.empty:  # a first import: every row is new
+        merged = frame[names].reset_index(drop=True)
+        is_new = np.ones(len(merged), dtype=bool)
+    else:
+        merged = frame[names].merge(existing, on=key, how="left", suffixes=("", "__db"), indicator=True)
+        is_new = (merged["_merge"] == "left_only").to_numpy()
     value_cols = [c for c in names if c not in key]
     if value_cols and (~is_new).any():
         old = merged.loc[~is_new]

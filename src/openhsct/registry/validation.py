@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sys
 from dataclasses import dataclass
 from functools import cache
 
@@ -56,13 +55,19 @@ _DATE_FAST = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _OFFSET_FAST = r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$"
 
 
+# The characters for which ``str.isspace`` is true, i.e. those ``str.strip`` removes (Unicode 15; a test
+# compares this with a scan of every code point, so a new Unicode version cannot slip by).
+SPACES = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+          "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
 @cache
 def _edge_bytes() -> tuple[pa.Array, pa.Array]:
-    """Bytes that may begin, and that may end, a value ``str.strip`` changes: those of the characters
-    for which ``str.isspace`` is true (in UTF-8 a character ends with its last continuation byte)."""
-    spaces = [chr(i).encode() for i in range(sys.maxunicode + 1) if chr(i).isspace()]
-    first = sorted({b[:1] for b in spaces})
-    last = sorted({b[-1:] for b in spaces})
+    """Bytes that may begin, and that may end, a value ``str.strip`` changes: the first and last UTF-8
+    bytes of :data:`SPACES`."""
+    encoded = [ch.encode() for ch in SPACES]
+    first = sorted({b[:1] for b in encoded})
+    last = sorted({b[-1:] for b in encoded})
     return pa.array(first, type=pa.binary()), pa.array(last, type=pa.binary())
 
 
@@ -78,9 +83,10 @@ def _edge_space(arr: pa.Array) -> np.ndarray:
 def _arrow(s: pd.Series) -> pa.Array | None:
     """The values as an Arrow string array, or None when they are not all Python strings."""
     try:
-        return pa.array(s.to_numpy(dtype=object), type=pa.string())
+        arr = pa.array(s.to_numpy(dtype=object), type=pa.string())
     except (pa.ArrowException, TypeError, UnicodeEncodeError):
         return None
+    return arr if arr.null_count == 0 else None
 
 
 def _mask(result: pa.Array) -> np.ndarray:
