@@ -46,6 +46,7 @@ def demo(
         _build_demo(folder, patients, seed)
         password_file.write_text(_create_demo_users(), encoding="utf-8")
     print_registry_summary()
+    _publish_demo_release()
     console.print(Panel.fit(
         "[bold yellow]SYNTHETIC DATA[/] — every centre and patient in this demo is generated; "
         "none is a real centre or person. Not medical advice.", border_style="yellow"))
@@ -67,6 +68,23 @@ def _build_demo(folder: Path, patients: int, seed: int) -> None:
         write_bundle(add_comparators(generate(centres=3, patients=patients, seed=seed), patients // 4, seed), bundle)
     with acting_as("demo"), table_progress("Importing the demo bundle", len(tables())) as advance:
         import_bundle(bundle, actor="demo", progress=advance)
+
+
+def _publish_demo_release() -> None:
+    """Draft and publish a release of the demo registry (cut: the day the demo is built) unless one is
+    published; the public pages serve only published releases."""
+    import datetime as dt
+
+    from openhsct.releases.build import BuildSettings
+    from openhsct.releases.store import latest_published, release_draft, release_publish
+
+    if latest_published() is not None:
+        return
+    with console.status("Building the demo's first data release (statistics, charts, PDF reports)…"):
+        release = release_draft(dt.date.today(), actor="demo", settings=BuildSettings(pdf=True))
+        release_publish(release, actor="demo")
+    console.print(f"Published data release {release.id} (data cut {release.cut}). Next one: "
+                  "openhsct release draft --cut YYYY-MM-DD, preview in /clinic/, openhsct release publish ID.")
 
 
 def _create_demo_users() -> str:
