@@ -7,12 +7,12 @@ import pytest
 
 @pytest.fixture
 def synthetic_registry(db, tmp_path):
-    """30 synthetic patients at 2 centres (with PROs), imported; returns the original CSV export folder."""
+    """20 synthetic patients at 2 centres (PROs, a death, a withdrawal, 2 not transplanted), imported; returns the original CSV export folder."""
     from openhsct.registry.exporter import registry_frames, write_frames
     from openhsct.registry.importer import import_bundle
     from openhsct.registry.synth import generate, write_bundle
 
-    write_bundle(generate(centres=2, patients=30, seed=11), tmp_path / "synth")
+    write_bundle(generate(centres=2, patients=20, seed=16), tmp_path / "synth")
     import_bundle(tmp_path / "synth")
     original = tmp_path / "original"
     write_frames(registry_frames(), original)

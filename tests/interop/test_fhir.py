@@ -19,7 +19,7 @@ def test_fhir_round_trip_is_byte_for_byte(synthetic_registry, tmp_path):
 
     counts = fhir.export_fhir(tmp_path / "fhir")
     files = sorted((tmp_path / "fhir").glob("*.json"))
-    assert counts["bundles"] == len(files) == 2 + 30
+    assert counts["bundles"] == len(files) == 2 + 20
     kinds = set()
     for f in files:  # every written file parses back with the R4B models
         b = Bundle.model_validate_json(f.read_text(encoding="utf-8"))
@@ -29,7 +29,7 @@ def test_fhir_round_trip_is_byte_for_byte(synthetic_registry, tmp_path):
             "AdverseEvent", "Organization"} <= kinds
     empty_registry()
     report = fhir.import_fhir(tmp_path / "fhir")
-    assert report.created["patients"] == 30 and report.created["pro_answers"] > 0
+    assert report.created["patients"] == 20 and report.created["pro_answers"] > 0
     again = tmp_path / "again"
     write_frames(registry_frames(), again)
     assert_same_csv(synthetic_registry, again)
