@@ -23,6 +23,8 @@ def test_dictionary_has_the_18_standard_columns_and_unique_lowercase_fields(tmp_
     edss = dd.set_index("Variable / Field Name").loc["edss_edss"]
     assert (edss["Form Name"], edss["Text Validation Type OR Show Slider Number"]) == ("edss_visits", "number")
     assert (edss["Text Validation Min"], edss["Text Validation Max"]) == ("0", "10")
+    assert dd.set_index("Variable / Field Name").loc["mri_gd_lesions", "Branching Logic (Show field only if...)"] \
+        == "[mri_gd_assessed] = '1'"
     sex = dd.set_index("Variable / Field Name").loc["pt_sex"]
     assert sex["Field Type"] == "radio" and sex["Choices, Calculations, OR Slider Labels"].startswith("1, female")
 

@@ -38,6 +38,9 @@ PREFIX = {
     "transplants": "tx", "adverse_events": "ae", "deaths": "death", "edss_visits": "edss", "relapses": "rel",
     "mri_scans": "mri", "dmt_exposures": "dmt", "costs": "cost", "pro_answers": "pro",
 }
+# A count is asked only when its assessment was done (the registry's rule; REDCap branching logic)
+BRANCHING = {("eligibility", "gd_lesions"): "gd_assessed", ("mri_scans", "gd_lesions"): "gd_assessed",
+             ("mri_scans", "new_enlarging_t2"): "t2_assessed"}
 _VALIDATION = {"date": "date_ymd", "datetime": "datetime_seconds_ymd", "integer": "integer", "decimal": "number"}
 
 
@@ -93,6 +96,10 @@ def data_dictionary() -> pd.DataFrame:
         form = name
         for field_name, c in fields(table):
             rows.append(_field_row(field_name, form, c))
+            flag = BRANCHING.get((name, c.name))
+            if flag:
+                yes = table.column(flag).choices.index("yes") + 1
+                rows[-1]["Branching Logic (Show field only if...)"] = f"[{PREFIX[name]}_{flag}] = '{yes}'"
             if name == "patients" and c.name == "centre_code":
                 rows.append(_field_row("pt_patient_code", form, patient_code))
     frame = pd.DataFrame(rows, columns=list(DICTIONARY_COLUMNS))
