@@ -37,6 +37,10 @@ def test_redcap_round_trip_is_byte_for_byte(synthetic_registry, tmp_path):
     empty_registry()
     report = redcap.import_records(tmp_path / "records.csv")
     assert report.created["patients"] == 20
+    from openhsct.registry.models import AuditEvent
+
+    event = AuditEvent.objects.filter(action="import").first()
+    assert event.detail["source"] == str(tmp_path / "records.csv") and event.detail["converted_from"] == "redcap"
     again = tmp_path / "again"
     write_frames(registry_frames(), again)
     assert_same_csv(synthetic_registry, again)
