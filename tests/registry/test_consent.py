@@ -31,10 +31,10 @@ def test_only_given_consent_within_its_publication_scope_is_published():
 def test_every_table_loses_the_rows_of_excluded_patients_and_the_counts_are_per_centre():
     f = publishable(_tables())
     assert f.excluded == {"A": 2, "B": 1, "C": 0} and f.n_excluded == 3
-    assert list(zip(f.tables["edss_visits"]["centre_code"], f.tables["edss_visits"]["patient_code"])) == [
+    assert list(zip(f.tables["edss_visits"]["centre_code"], f.tables["edss_visits"]["patient_code"], strict=True)) == [
         ("A", "P1"),
         ("B", "P4"),
     ]
     assert len(f.tables["centres"]) == 3  # centres are kept
     # the same patient code at another centre is a different person
-    assert ("A", "P1") in set(zip(f.tables["patients"]["centre_code"], f.tables["patients"]["patient_code"]))
+    assert ("A", "P1") in set(zip(f.tables["patients"]["centre_code"], f.tables["patients"]["patient_code"], strict=True))
