@@ -1,5 +1,6 @@
-"""The public site in headless Chromium (Playwright) against pytest-django's live server and the
-synthetic registry (3 centres, 300 patients, seed 1): charts render, numbers match ``centre_summary``,
+"""The public site in headless Chromium (Playwright) against pytest-django's live server and a published
+release of the synthetic registry (3 centres, 300 patients, seed 1): charts render, numbers match
+``centre_summary`` at the release's cut,
 small numbers stay hidden, the PDF downloads with the expected text, and axe-core finds no serious or
 critical violation. Screenshots of each public page go to ``artifacts/``."""
 
@@ -9,20 +10,20 @@ import re
 
 import pytest
 
-from openhsct.portal import privacy
 from tests.portal.conftest import pdftotext
+from tests.portal.registry_builder import TEST_CUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _warm(*codes):
-    """Compute the cached summaries in the test's thread first (the live server shares the cache), so the
-    browser's page loads measure rendering, not the first computation."""
-    from openhsct.portal import report, selectors
+    """Read the release's parts in the test's thread first (the live server shares the process), so the
+    browser's page loads measure rendering."""
+    from openhsct.portal import published
 
-    selectors.public_comparison()
+    release = published.current()
     for code in codes:
-        report.centre_context(code)
+        published.part(release, f"centre/{code}.json")
 
 
 def _visit(page, url, shot, artifacts_dir):
@@ -50,10 +51,11 @@ def test_public_pages_render_match_the_summary_and_pass_axe(
     code = page.url.rstrip("/").split("/")[-1]
     page.screenshot(path=str(artifacts_dir / "portal-centre.png"), full_page=True)
     assert page.locator("svg[role=img]").count() >= 7
-    raw = centre_summary(registry_frames(typed=True), code)
+    raw = centre_summary(registry_frames(typed=True), code, as_of=TEST_CUT)
     pfs5 = next(a for a in raw["endpoints"]["pfs"]["at"] if a["years"] == 5)
     assert page.get_by_text(
-        f"about {round(100 * pfs5['estimate'])} were alive without their disability", exact=False
+        f"about {round(100 * pfs5['estimate'])} in 100 people treated here were event-free 5 years later",
+        exact=False,
     ).first.is_visible()
     # Tables behind <details> are there for screen readers and open on demand.
     page.locator("details summary").first.click()
@@ -91,12 +93,13 @@ def test_public_pages_render_match_the_summary_and_pass_axe(
 def test_small_centre_suppressed_in_the_browser(
     live_server, transactional_db, small_tables, browser_page, tmp_path, artifacts_dir, axe_check
 ):
-    from tests.portal.registry_builder import import_tables
+    from tests.portal.registry_builder import clear_releases, import_tables, publish_release
 
+    clear_releases()
     import_tables(small_tables, tmp_path / "bundle")
-    _warm("SYN03")
+    publish_release(comparative=False)
     page = _visit(browser_page, live_server.url + "/centres/SYN03/", "centre-small", artifacts_dir)
-    assert page.get_by_text(privacy.SMALL_N_TEXT).first.is_visible()
+    assert page.get_by_text("fewer than 5 patients whose data may be published").first.is_visible()
     assert page.locator("svg").count() == 0
     main = page.locator("main").inner_text()
     assert not re.search(r"\d+(\.\d+)?%", main)
@@ -105,7 +108,6 @@ def test_small_centre_suppressed_in_the_browser(
 
 def test_report_pdf_downloads_with_its_pages_and_text(live_server, synth_registry, browser_page, tmp_path):
     code = synth_registry["codes"][0]
-    _warm(code)
     page = browser_page
     page.goto(f"{live_server.url}/centres/{code}/", wait_until="load")
     with page.expect_download() as info:

@@ -70,8 +70,9 @@ def test_completeness_counts_the_expected_records(registry):
     assert got[("Engraftment", "a neutrophil engraftment date")] == (2, 2)
     assert got[("Engraftment", "a platelet engraftment date")] == (1, 2)  # P002 never engrafted platelets
     assert got[("Conditioning", "a conditioning regimen")] == (2, 2)
-    # follow-up lines count the living: P001 only (visit 2018-09-20 within 12 months, MRI 2019-03-10)
-    assert got[("EDSS visits", "a visit in the last 12 months")] == (1, 1)
+    # EDSS follow-up is openhsct.outcomes.followup's one definition: on 2019-04-01 P002 was still alive
+    # (died later) and seen within 365 days, as was P001 (visit 2018-09-20)
+    assert got[("EDSS visits", "a visit in the last 12 months")] == (2, 2)
     assert got[("MRI scans", "a scan in the last 18 months")] == (1, 1)
     later = {
         (r.table, r.expectation): (r.complete, r.expected)

@@ -359,7 +359,7 @@ def evidence_part() -> bytes:
     """The published evidence as the ``/evidence/`` page offers it: each outcome pooled over all studies
     and within each single filter value, with its forest plot."""
     from openhsct.portal import charts
-    from openhsct.portal.selectors import pooled_evidence
+    from openhsct.releases.evidence import pooled_evidence
 
     out = {}
     for outcome in EVIDENCE_OUTCOMES:

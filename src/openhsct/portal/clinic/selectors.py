@@ -69,7 +69,6 @@ def centre_completeness(centre: m.Centre, today: dt.date | None = None) -> list[
     The transplant line itself counts patients whose latest eligibility decision was ``eligible``.
     """
     today = today or dt.date.today()
-    visit_since = months_before(today, VISIT_WINDOW_MONTHS)
     mri_since = months_before(today, MRI_WINDOW_MONTHS)
     patients = m.Patient.objects.filter(centre=centre)
     eligible = patients.filter(_has(m.EligibilityAssessment, decision="eligible"))
@@ -123,8 +122,7 @@ def centre_completeness(centre: m.Centre, today: dt.date | None = None) -> list[
             "EDSS visits",
             f"a visit in the last {VISIT_WINDOW_MONTHS} months",
             "living transplanted patients",
-            alive.filter(_has(m.EdssVisit, visit_date__gte=visit_since)).count(),
-            n_alive,
+            *_followup(centre, today),
         ),
         (
             "MRI scans",
@@ -135,6 +133,27 @@ def centre_completeness(centre: m.Centre, today: dt.date | None = None) -> list[
         ),
     ]
     return [Completeness(*line) for line in lines]
+
+
+def _followup(centre: m.Centre, today: dt.date) -> tuple[int, int]:
+    """(seen, alive) of the centre's follow-up completeness on ``today``: the one definition of
+    :func:`openhsct.outcomes.followup.followup_completeness` (a visit in the 365 days up to the date among
+    patients transplanted by then and not known dead), also used by the public releases."""
+    import pandas as pd
+
+    from openhsct.outcomes.followup import followup_completeness
+
+    def frame(model, date: str) -> pd.DataFrame:
+        rows = model.objects.filter(patient__centre=centre).values_list("patient__patient_code", date)
+        return pd.DataFrame(
+            {"centre_code": centre.centre_code, "patient_code": [r[0] for r in rows],
+             date: pd.to_datetime([r[1] for r in rows])}
+        )
+
+    tables = {"transplants": frame(m.Transplant, "day0"), "deaths": frame(m.Death, "death_date"),
+              "edss_visits": frame(m.EdssVisit, "visit_date")}
+    out = followup_completeness(tables, as_of=pd.Timestamp(today), by=None)
+    return int(out["seen"].iloc[0]), int(out["alive"].iloc[0])
 
 
 @dataclass(frozen=True)
