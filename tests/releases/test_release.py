@@ -177,3 +177,21 @@ def test_the_command_line(registry):
     bad = runner.invoke(app, ["release", "draft", "--cut", "30/12/2030"])
     assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output and "Traceback" not in bad.output
     assert runner.invoke(app, ["release", "publish", "ffffffff"]).exit_code != 0
+
+
+def test_a_cohort_that_grows_by_1_to_4_is_held_back(tiny):
+    import pandas as pd
+
+    from openhsct.releases.cut import make_cut
+    from tests.releases.builders import typed_tables
+
+    typed = typed_tables(tiny)
+    n = int((typed["transplants"]["centre_code"] == "SYN01").sum())
+    held = make_cut(typed, CUT, previous={"SYN01": n - 3, "SYN02": 1}).tables
+    counts = held["transplants"]["centre_code"].astype(str).value_counts()
+    assert counts["SYN01"] == n - 3  # grew by 3: the 3 newest wait for the next release
+    assert counts["SYN02"] == int((typed["transplants"]["centre_code"] == "SYN02").sum())  # grew by >= 5
+    newest = typed["transplants"].loc[typed["transplants"]["centre_code"] == "SYN01"].sort_values("day0")
+    assert set(newest["patient_code"].iloc[-3:]).isdisjoint(held["edss_visits"]["patient_code"])
+    assert make_cut(typed, CUT, previous={"SYN01": n - 5}).tables["transplants"].shape[0] == sum(
+        pd.Series(typed["transplants"]["day0"] <= pd.Timestamp(CUT)))

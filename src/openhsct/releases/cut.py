@@ -163,14 +163,41 @@ def registry_digest(tables: dict[str, pd.DataFrame]) -> str:
     return h.hexdigest()
 
 
-def make_cut(tables: dict[str, pd.DataFrame], cut: dt.date) -> Cut:
+def hold_back(tables: dict[str, pd.DataFrame], previous: dict[str, int]) -> dict[str, pd.DataFrame]:
+    """The tables without the newest transplanted patients of each centre whose cohort would grow by 1-4
+    since the previous release (``previous``: centre code -> patients it published), so that no reader
+    can subtract two releases to single out a handful of new patients; they enter the next release in
+    which their centre has grown by 5 or more (``docs/disclosure.md``)."""
+    tx = tables["transplants"].sort_values(["centre_code", "day0", "patient_code"], kind="stable")
+    drop = []
+    for code, rows in tx.groupby(tx["centre_code"].astype(str), sort=True):
+        before = previous.get(code)
+        grown = len(rows) - before if before is not None else 0
+        if 0 < grown < 5:
+            drop.extend((code, str(p)) for p in rows["patient_code"].iloc[-grown:])
+    if not drop:
+        return tables
+    held = pd.MultiIndex.from_tuples(drop)
+    out = {}
+    for name, frame in tables.items():
+        if "patient_code" not in frame.columns:
+            out[name] = frame
+            continue
+        key = pd.MultiIndex.from_arrays([frame["centre_code"].astype(str), frame["patient_code"].astype(str)])
+        out[name] = frame.loc[~key.isin(held)].reset_index(drop=True)
+    return out
+
+
+def make_cut(tables: dict[str, pd.DataFrame], cut: dt.date, *, previous: dict[str, int] | None = None) -> Cut:
     """The cut of already-read typed tables: :func:`apply_cut`, then consent, then the digest. ``everyone``
-    holds every consenting patient's rows by the cut, transplanted or not (the aHSCT-vs-DMT comparison)."""
+    holds every consenting patient's rows by the cut, transplanted or not (the aHSCT-vs-DMT comparison).
+    ``previous`` (centre -> patients published by the latest release) holds back a growth of 1-4
+    (:func:`hold_back`)."""
     from openhsct.registry.consent import publishable
 
     consent = publishable(apply_cut(tables, cut))
     everyone = publishable(apply_cut(tables, cut, transplanted_only=False)).tables
-    used = consent.tables
+    used = hold_back(consent.tables, previous) if previous else consent.tables
     return Cut(
         cut=cut,
         tables=used,

@@ -100,9 +100,18 @@ def release_draft(
 
     settings = settings or BuildSettings()
     tables = read_registry(progress=(lambda name: progress(f"read {name}")) if progress else None)
-    cut = make_cut(tables, cut_date)
+    cut = make_cut(tables, cut_date, previous=previous_sizes())
     parts = build_parts(cut, settings, client=client, progress=progress)
     return store_release(cut, parts, settings, actor=actor, notes=notes)
+
+
+def previous_sizes() -> dict[str, int]:
+    """Patients per centre as published by the latest published release (centres it showed)."""
+    latest = latest_published()
+    if latest is None:
+        return {}
+    centres = read_json(latest.pk, "centres.json")["centres"]
+    return {c["centre_code"]: c["n"] for c in centres if isinstance(c["n"], int)}
 
 
 def store_release(cut, parts: dict[str, bytes], settings: BuildSettings, *, actor: str, notes: str = ""):
