@@ -1,7 +1,8 @@
 """The import's write path: validated rows into the database in bulk, inside the caller's transaction.
 
 PostgreSQL receives each table with one ``COPY … FROM STDIN (FORMAT csv)`` stream written by Arrow's CSV
-writer; SQLite one prepared ``INSERT`` run over all rows (``executemany``). Both store exactly the values
+writer, sent from a background thread so that the server loads one table while this process prepares
+the next; SQLite one prepared ``INSERT`` run over all rows (``executemany``). Both store exactly the values
 the model layer would: empty text stays ``''``, other empty cells are NULL, date-times are UTC.
 
 Keeping indexes and keys up to date row by row costs more than building them once, so a large load
@@ -10,14 +11,17 @@ PostgreSQL manual advises for bulk loads ("Populating a Database", §14.4: "Remo
 Foreign Key Constraints"). On SQLite the table's secondary indexes are dropped and created again; on
 PostgreSQL its foreign keys are dropped and added back with their own definitions, PostgreSQL then
 checking every row in one join instead of one query per row. It all happens inside the import's
-transaction, so a failure restores indexes and constraints with the data; while the import runs, other
-sessions wait to read the tables it reloads.
+transaction, so a failure restores indexes and constraints with the data. On PostgreSQL, other sessions
+that read a table whose keys are being rebuilt wait until the import commits.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 
 import numpy as np
 import pandas as pd
@@ -41,6 +45,33 @@ class References:
 
     def __init__(self) -> None:
         self._frames: dict[str, pd.DataFrame] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
+
+    def start(self, job: Callable[[], None]) -> None:
+        """Run ``job`` (a table's COPY) on the one background thread, after the one before it, so that
+        the server loads one table while this process prepares the next."""
+        self.wait()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openhsct-copy")
+        self._pending = self._pool.submit(job)
+
+    def wait(self) -> None:
+        """Wait for the background load, re-raising its error; call before anything else uses the
+        database connection."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Let any background load finish (its error, if the caller is already failing, is secondary)
+        so that no rollback or commit meets a COPY in progress."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            futures_wait([pending])
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def forget(self, table_name: str) -> None:
         """Drop the cached lookup that rows of ``table_name`` feed (called after writing it)."""
@@ -49,6 +80,7 @@ class References:
     def frame(self, parent: str) -> pd.DataFrame:
         """Returns the lookup for ``parent`` (``centres``, ``patients`` or a natural reference's table)."""
         if parent not in self._frames:
+            self.wait()
             self._frames[parent] = _read_lookup(parent)
         return self._frames[parent]
 
@@ -119,7 +151,7 @@ def insert_rows(table: Table, frame: pd.DataFrame, refs: References) -> None:
         return
     columns = db_columns(table, frame.reset_index(drop=True), refs)
     if connection.vendor == "postgresql":
-        _copy_postgresql(table, columns, connection)
+        refs.start(_copy_job(table, columns, connection))
     else:
         _executemany(table, columns, connection)
 
@@ -217,57 +249,55 @@ def _arrow_column(kind: str, values: np.ndarray):
     return pa.array(values, type=pa.string(), mask=empty)
 
 
-def _copy_postgresql(table: Table, columns: list, connection) -> None:
+def _copy_job(table: Table, columns: list, connection) -> Callable[[], None]:
+    """The load of one table as a function for the background thread: Arrow CSV into ``COPY``, with the
+    table's foreign keys dropped and added back around a large load. It talks to psycopg's connection
+    directly (Django's wrapper belongs to the importing thread, which waits meanwhile)."""
     import pyarrow as pa
-    import pyarrow.csv as pcsv
 
     names = [n for n, _, _ in columns]
     data = pa.table([_arrow_column(kind, values) for _, kind, values in columns], names=names)
+    raw = connection.connection
     qn = connection.ops.quote_name
-    sql = (f"COPY {qn(table.model._meta.db_table)} ({', '.join(qn(n) for n in names)}) "
-           "FROM STDIN (FORMAT csv)")
-    options = pcsv.WriteOptions(include_header=False, quoting_style="needed")
-    dropped = _drop_foreign_keys(table, connection) if _rebuild_pays(table, data.num_rows, connection) else []
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for start in range(0, data.num_rows, _COPY_BATCH):
-            buf = io.BytesIO()
-            pcsv.write_csv(data.slice(start, _COPY_BATCH), buf, options)
-            copy.write(buf.getbuffer())
-    _add_foreign_keys(table, dropped, connection)
+    db_table = qn(table.model._meta.db_table)
+    sql = f"COPY {db_table} ({', '.join(qn(n) for n in names)}) FROM STDIN (FORMAT csv)"
+
+    def job() -> None:
+        import pyarrow.csv as pcsv
+
+        options = pcsv.WriteOptions(include_header=False, quoting_style="needed")
+        with raw.cursor() as cursor:
+            dropped = _drop_foreign_keys(cursor, db_table) if _rebuild_pays(cursor, db_table, data.num_rows) else []
+            with cursor.copy(sql) as copy:
+                for start in range(0, data.num_rows, _COPY_BATCH):
+                    buf = io.BytesIO()
+                    pcsv.write_csv(data.slice(start, _COPY_BATCH), buf, options)
+                    copy.write(buf.getbuffer())
+            for name, definition in dropped:  # PostgreSQL checks every row here, in one join
+                cursor.execute(f"ALTER TABLE {db_table} ADD CONSTRAINT {qn(name)} {definition}")
+
+    return job
 
 
-def _rebuild_pays(table: Table, rows: int, connection) -> bool:
-    """Whether to drop and re-add the foreign keys of ``table`` around a load of ``rows`` new rows:
+def _rebuild_pays(cursor, db_table: str, rows: int) -> bool:
+    """Whether to drop and re-add the foreign keys of ``db_table`` around a load of ``rows`` new rows:
     true from :data:`FK_REBUILD_ROWS` rows that are at least :data:`FK_REBUILD_SHARE` of the table's
     present size (PostgreSQL's own estimate, ``pg_class.reltuples``; negative before the first analyse)."""
     if rows < FK_REBUILD_ROWS:
         return False
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
-                       [connection.ops.quote_name(table.model._meta.db_table)])
-        present = float(cursor.fetchone()[0])
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [db_table])
+    present = float(cursor.fetchone()[0])
     return rows >= FK_REBUILD_SHARE * max(present, 0.0)
 
 
-def _drop_foreign_keys(table: Table, connection) -> list[tuple[str, str]]:
-    """Drop the foreign keys of ``table``; returns (name, definition) of each, to add them back."""
-    qn = connection.ops.quote_name
-    db_table = table.model._meta.db_table
-    with connection.cursor() as cursor:
-        # checks still deferred from earlier tables would block ALTER TABLE: run them now
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                       "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname", [qn(db_table)])
-        found = [(str(name), str(definition)) for name, definition in cursor.fetchall()]
-        for name, _ in found:
-            cursor.execute(f"ALTER TABLE {qn(db_table)} DROP CONSTRAINT {qn(name)}")
+def _drop_foreign_keys(cursor, db_table: str) -> list[tuple[str, str]]:
+    """Drop the foreign keys of ``db_table``; returns (name, definition) of each, to add them back."""
+    # checks still deferred from earlier tables would block ALTER TABLE: run them now
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                   "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname", [db_table])
+    found = [(str(name), str(definition)) for name, definition in cursor.fetchall()]
+    for name, _ in found:
+        cursor.execute(f'ALTER TABLE {db_table} DROP CONSTRAINT "{name}"')
     return found
-
-
-def _add_foreign_keys(table: Table, constraints: list[tuple[str, str]], connection) -> None:
-    """Add back the constraints :func:`_drop_foreign_keys` removed; PostgreSQL checks every row."""
-    qn = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        for name, definition in constraints:
-            cursor.execute(f"ALTER TABLE {qn(table.model._meta.db_table)} ADD CONSTRAINT {qn(name)} {definition}")

@@ -143,6 +143,7 @@ def _validate(frames: dict[str, pd.DataFrame], out: Collector) -> tuple[dict, di
 
     known = tables()
     clean: dict[str, pd.DataFrame] = {}
+    repeats: set[str] = set()  # tables whose file repeats a key (only there can dropping repeats matter)
     for name, table in known.items():
         frame = frames.get(name)
         if frame is None:
@@ -150,7 +151,9 @@ def _validate(frames: dict[str, pd.DataFrame], out: Collector) -> tuple[dict, di
             continue
         file = frame.attrs.get("file", f"{name}.csv")
         ok = check_cell_values(frame, table, file, out)
-        check_unique(frame, table, file, out)
+        textual_key = all(table.column(k).kind in {"text", "code", "reference", "date"} for k in table.key)
+        if check_unique(frame, table, file, out) or not textual_key:  # canonical numbers may repeat a key
+            repeats.add(name)
         frame = frame.loc[ok.to_numpy()].copy()
         for c in table.columns:
             frame[c.name] = canonical_text(frame[c.name], c)
@@ -166,9 +169,11 @@ def _validate(frames: dict[str, pd.DataFrame], out: Collector) -> tuple[dict, di
         registry[name] = table_frame(table, sorted(centre_codes) if name != "centres" else None, with_pk=True)
         db = registry[name].drop(columns="_pk")
         db[ROW] = float("nan")
-        new = clean[name].drop_duplicates(list(table.key), keep="first")
-        combined = pd.concat([new, db], ignore_index=True) if len(db) else new.reset_index(drop=True)
-        combined = combined.drop_duplicates(list(table.key), keep="first")
+        new = clean[name].drop_duplicates(list(table.key), keep="first") if name in repeats else clean[name]
+        if len(db):
+            combined = pd.concat([new, db], ignore_index=True).drop_duplicates(list(table.key), keep="first")
+        else:
+            combined = new.reset_index(drop=True)
         combined.attrs["file"] = clean[name].attrs.get("file", f"{name}.csv")
         effective[name] = combined
     check_references(effective, out)
@@ -214,7 +219,8 @@ def import_bundle(path: Path, *, actor: str = "cli", progress: Progress | None =
 
     out = Collector()
     frames = read_bundle(Path(path), out)
-    clean, _, registry = _validate(frames, out)
+    clean, effective, registry = _validate(frames, out)
+    del frames, effective  # only the clean rows are written: free the rest first (a national bundle is GBs)
     if out.problems:
         problems = sorted(set(out.problems), key=_problem_order)
         raise ValidationError(
@@ -228,11 +234,15 @@ def import_bundle(path: Path, *, actor: str = "cli", progress: Progress | None =
         return report
     refs = References()
     with transaction.atomic():
-        for name, table in tables().items():
-            _write_table(table, clean[name], registry[name], refs, report, actor)
-            refs.forget(name)
-            if progress:
-                progress(name, len(clean[name]))
+        try:
+            for name, table in tables().items():
+                _write_table(table, clean[name], registry[name], refs, report, actor)
+                refs.forget(name)
+                if progress:
+                    progress(name, len(clean[name]))
+            refs.wait()
+        finally:
+            refs.close()
         from openhsct.registry.audit import record_import
 
         touched = {code for frame in clean.values() if len(frame) for code in frame["centre_code"].unique()}
@@ -338,6 +348,8 @@ def _write_table(table: Table, frame: pd.DataFrame, existing: pd.DataFrame, refs
         changed = merged.iloc[0:0]
     model = table.model
     insert_rows(table, merged.loc[is_new, names], refs)
+    if len(changed):
+        refs.wait()  # the ORM saves below share the connection with the background load
     maps = _pk_maps(table) if len(changed) else {}
     for _, r in changed.iterrows():
         obj = model.objects.get(pk=r["_pk"])

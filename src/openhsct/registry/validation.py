@@ -283,18 +283,22 @@ def check_header(frame_columns: list[str], table: Table, file: str, out: Collect
     return not missing
 
 
-def check_unique(frame: pd.DataFrame, table: Table, file: str, out: Collector) -> None:
-    """A table's key identifies one row: report every repeat, naming the first row."""
+def check_unique(frame: pd.DataFrame, table: Table, file: str, out: Collector) -> bool:
+    """A table's key identifies one row: report every repeat, naming the first row.
+
+    Returns True when some key is repeated.
+    """
     key = list(table.key)
     dup = frame.duplicated(key, keep="first")
     if not dup.any():
-        return
+        return False
     first_rows = frame.loc[~frame.duplicated(key, keep="first")].set_index(key)[ROW]
     for _, r in frame.loc[dup].iterrows():
         k = tuple(r[c] for c in key)
         first = first_rows.loc[k] if len(key) > 1 else first_rows.loc[k[0]]
         out.add(file, int(r[ROW]), key[-1], f"duplicate key ({', '.join(key)}) already on row {int(first)}",
                 "/".join(k))
+    return True
 
 
 def all_tables() -> dict[str, Table]:
