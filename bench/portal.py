@@ -81,19 +81,23 @@ def publish_release() -> tuple[str, float]:
     return release.pk, time.perf_counter() - t0
 
 
-def server_rss_mb(master: int) -> float:
-    """Resident memory (MB) of gunicorn's master and its workers (Linux /proc)."""
-    total = 0
+def server_rss_mb(master: int) -> tuple[float, float]:
+    """(RSS, PSS) in MB of gunicorn's master and its workers (Linux /proc): RSS counts memory the workers
+    share with the master once per process; PSS divides shared pages among them (the real total)."""
+    rss = pss = 0
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             text = status.read_text()
+            rollup = (status.parent / "smaps_rollup").read_text()
         except OSError:
             continue
         ppid = int(re.search(r"PPid:\s+(\d+)", text).group(1))
         if master in (int(status.parent.name), ppid):
             m = re.search(r"VmRSS:\s+(\d+) kB", text)
-            total += int(m.group(1)) if m else 0
-    return total / 1024
+            p = re.search(r"Pss:\s+(\d+) kB", rollup)
+            rss += int(m.group(1)) if m else 0
+            pss += int(p.group(1)) if p else 0
+    return rss / 1024, pss / 1024
 
 
 def cold_requests(port: int, paths: list[str]) -> dict[str, float]:
@@ -307,8 +311,8 @@ def main() -> None:
     worst = max(cold.values())
     print("cold first request: " + " · ".join(f"{p} {1000 * t:.0f} ms" for p, t in cold.items())
           + f" (target < 100 ms each: {'met' if worst < 0.1 else 'NOT met'})")
-    print(f"server RSS ({args.workers} workers): {rss_idle:.0f} MB after the cold requests, "
-          f"{rss_loaded:.0f} MB after the load")
+    print(f"server memory ({args.workers} workers + master): RSS {rss_idle[0]:.0f} MB / PSS {rss_idle[1]:.0f} MB "
+          f"after the cold requests, RSS {rss_loaded[0]:.0f} MB / PSS {rss_loaded[1]:.0f} MB after the load")
     errors = f"{res['errors']} errors" + (f" ({res['error_kinds']})" if res["error_kinds"] else "")
     print(f"requests: {res['ok']:,} ok, {errors} · {res['ok'] / res['wall']:.0f} requests/s")
     print(

@@ -172,11 +172,13 @@ def gunicorn_args(host: str, port: int, *, workers: int | None = None, worker_cl
 
     gunicorn's advice: 2 × CPUs + 1 sync workers. A sync worker takes a connection only when it is free, so
     requests spread evenly over the processes (gthread workers keep their keep-alive connections, and the
-    kernel hands them out unevenly); ``--timeout 120`` leaves room for a cold PDF report.
+    kernel hands them out unevenly); ``--timeout 120`` leaves room for a cold PDF report. ``--preload``
+    loads the app (imports, URL patterns, public templates: :func:`openhsct.site.wsgi.warm`) once in the
+    master, so workers share that memory and no first visitor pays for it.
     """
     args = ["gunicorn", "openhsct.site.wsgi:application", "--bind", f"{host}:{port}",
             "--workers", str(workers or default_workers()), "--worker-class", worker_class,
-            "--backlog", "2048", "--timeout", "120", "--log-level", "warning"]
+            "--backlog", "2048", "--timeout", "120", "--log-level", "warning", "--preload"]
     if worker_class == "gthread":  # gunicorn turns "sync" into gthread whenever --threads > 1
         args += ["--threads", "2", "--keep-alive", "5"]
     return args + (["--access-logfile", "-"] if access_log else [])
