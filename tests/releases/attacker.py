@@ -183,8 +183,18 @@ def _dates(texts: dict[str, str], manifest: dict) -> list[str]:
     return out
 
 
+def _manifest(manifest: dict) -> list[str]:
+    """Counts of people in the manifest (patients left out per centre; any count of rows)."""
+    out = [f"manifest: {code} left out {v}" for code, v in manifest.get("left_out_without_consent", {}).items()
+           if isinstance(v, int) and v in SMALL]
+    if "rows" in manifest:
+        out.append("manifest: row counts of the whole registry (minus the shown centres: the hidden ones)")
+    return out
+
+
 def findings(archive: bytes) -> list[str]:
     """Everything the attacker could derive that the policy forbids (empty when the release is safe)."""
     t, manifest, texts = read_archive(archive)
     sizes = _centre_sizes(t)
-    return _group_sizes(t) + _margins(t, sizes) + _subgroups(t, sizes) + _all_or_none(t) + _dates(texts, manifest)
+    return (_group_sizes(t) + _margins(t, sizes) + _subgroups(t, sizes) + _all_or_none(t)
+            + _dates(texts, manifest) + _manifest(manifest))

@@ -155,6 +155,8 @@ def test_consent_and_archive(registry, client):
     assert {"manifest.json", "CITATION.cff", "tables/centres.csv", "tables/centres.json",
             "tables/centres.parquet", "tables/harm.parquet"} <= names
     assert manifest["cut"] == CUT.isoformat() and len(manifest["registry_digest"]) == 64
+    assert manifest["left_out_without_consent"]["SYN01"]["suppressed"]
+    assert manifest["left_out_without_consent"]["SYN02"] == 0
     assert all(len(p["sha256"]) == 64 for p in manifest["parts"].values())
     assert "cff-version: 1.2.0" in cff and release.pk in cff
     assert client.get("/releases/0123456789abcdef/archive.zip").status_code == 404

@@ -35,8 +35,9 @@ def code_version() -> str:
 
 
 def make_manifest(cut, parts: dict[str, bytes], settings: BuildSettings) -> dict:
-    """The manifest of a release: cut date, registry digest, code version, settings and the SHA-256 and
-    size of every part. It holds no time of building, so the same inputs give the same manifest (and id),
+    """The manifest of a release: cut date, registry digest, code version, settings, the patients left out
+    per centre for lack of publication consent (disclosed: a count of 1-4 is suppressed) and the SHA-256
+    and size of every part. It holds no time of building, so the same inputs give the same manifest (and id),
     and no count of rows (a count of the whole registry minus the published centres would give away a
     centre too small to be shown)."""
     return {
@@ -46,6 +47,7 @@ def make_manifest(cut, parts: dict[str, bytes], settings: BuildSettings) -> dict
         "registry_digest": cut.digest,
         "code_version": code_version(),
         "settings": settings.to_dict(),
+        "left_out_without_consent": json.loads(parts["consent.json"])["excluded"] if "consent.json" in parts else {},
         "parts": {
             name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in sorted(parts.items())
         },
