@@ -13,5 +13,3 @@ the public.
 The pure modules (values, disclosure, public, build, archive) import no Django; :mod:`.store`,
 :mod:`.cut`'s reader and :mod:`.models` are the Django side.
 """
-
-default_app_config = "openhsct.releases.apps.ReleasesConfig"
