@@ -472,8 +472,12 @@ def build_parts(
     else:
         from distributed import as_completed
 
+        # Each centre's rows travel to a worker once (scattered), not inside the task graph.
+        # (a list of one: a dict given to scatter would be scattered value by value)
+        shared = client.scatter([dict(evidence)], broadcast=True, hash=False)[0]
         futures = {
-            client.submit(centre_part, code, sub, cut.cut, settings, evidence, pure=False): code
+            client.submit(centre_part, code, client.scatter([sub], hash=False)[0], cut.cut, settings, shared,
+                          pure=False): code
             for code, sub in tasks.items()
         }
         for fut in as_completed(list(futures)):
