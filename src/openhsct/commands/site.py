@@ -71,17 +71,18 @@ def _build_demo(folder: Path, patients: int, seed: int) -> None:
 
 
 def _publish_demo_release() -> None:
-    """Draft and publish a release of the demo registry (cut: the day the demo is built) unless one is
-    published; the public pages serve only published releases."""
-    import datetime as dt
-
+    """Draft and publish a release of the demo registry unless one is published (the public pages serve
+    only published releases); its cut is the registry's data-as-of date (the synthetic data's last day)."""
+    from openhsct.outcomes.followup import data_as_of
     from openhsct.releases.build import BuildSettings
+    from openhsct.releases.cut import read_registry
     from openhsct.releases.store import latest_published, release_draft, release_publish
 
     if latest_published() is not None:
         return
     with console.status("Building the demo's first data release (statistics, charts, PDF reports)…"):
-        release = release_draft(dt.date.today(), actor="demo", settings=BuildSettings(pdf=True))
+        cut = data_as_of(read_registry()).date()
+        release = release_draft(cut, actor="demo", settings=BuildSettings(pdf=True))
         release_publish(release, actor="demo")
     console.print(f"Published data release {release.id} (data cut {release.cut}). Next one: "
                   "openhsct release draft --cut YYYY-MM-DD, preview in /clinic/, openhsct release publish ID.")
