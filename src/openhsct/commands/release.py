@@ -33,8 +33,6 @@ def _client(scheduler: str | None, workers: int):
                 Client(cluster) as client:
             yield client
         return
-    if not scheduler.startswith("tcp://"):
-        raise OpenHSCTError(f"--scheduler must be tcp://HOST:PORT or local (got {scheduler!r})")
     try:
         client = Client(scheduler, timeout=10)
     except OSError as exc:
@@ -58,6 +56,8 @@ def draft(
     from openhsct.releases.store import release_draft
 
     cut_date = _date(cut)
+    if scheduler and scheduler != "local" and not scheduler.startswith("tcp://"):
+        raise OpenHSCTError(f"--scheduler must be tcp://HOST:PORT or local (got {scheduler!r})")
     django()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[part]}"),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
