@@ -49,6 +49,10 @@ def test_compare_treatments_prints_balance_and_results(registry, tmp_path):
 
 
 def test_evidence_page_shows_the_registry_beside_mist_and_published(registry, client):
+    from tests.portal.registry_builder import clear_releases, publish_release
+
+    clear_releases()
+    publish_release()  # the public pages show the comparison as built into the published release
     html = client.get("/evidence/?comparator=natalizumab").content.decode()
     assert "This registry (matched)" in html and "This registry (weighted)" in html
     assert "0.07" in html and "Burt RK" in html  # MIST
