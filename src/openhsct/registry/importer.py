@@ -34,7 +34,6 @@ from openhsct.registry.validation import (
 
 Progress = Callable[[str, int], None]
 PATIENT = ["centre_code", "patient_code"]
-_DT = Column("event_at", "datetime", True)
 
 
 @dataclass
