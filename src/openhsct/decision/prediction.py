@@ -305,9 +305,12 @@ class PredictionModel:
     categories: pd.DataFrame = field(repr=False)
     excluded: dict
     trm: TrmModel
-    training: pd.DataFrame = field(repr=False)
+    training: pd.DataFrame | None = field(repr=False)
     max_followup_years: float
     conf_level: float = 0.95
+    #: For a model read back from a release (``training`` is None): patients per ``"phenotype|band"`` group
+    #: as published (None where the disclosure rules suppressed the count).
+    similar_counts: Mapping[str, int | None] | None = field(default=None, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The Cox coefficients: one row per covariate (coef, se, hazard ratio and its limits)."""
@@ -696,7 +699,7 @@ class IndividualPrediction(Mapping):
     trm_lower: float
     trm_upper: float
     survival_curve: pd.DataFrame = field(repr=False)
-    n_similar: int
+    n_similar: int | None
     c_index: float
     calibration_slope: float
     horizon_years: float
@@ -764,17 +767,38 @@ def refusal_reasons(model: PredictionModel, person: Mapping) -> list[str]:
     for key in CATEGORIES:
         row = cats.loc[(cats["input"] == key) & (cats["level"] == person[key])].iloc[0]
         if not row["supported"]:
+            held = (
+                "too few patients or events in the training data"
+                if "n" not in cats.columns
+                else f"{row['n']} patients and {row['events']} events in the training data"
+            )
             problems.append(
-                f"{key} = {person[key]}: {row['n']} patients and {row['events']} events in the training data "
+                f"{key} = {person[key]}: {held} "
                 f"(at least {MIN_CATEGORY_PATIENTS} patients and {MIN_CATEGORY_EVENTS} events are needed)"
             )
     return problems
 
 
+def similar_key(person: Mapping) -> str:
+    """The group of "similar patients" of a (validated) person: ``"<phenotype>|<EDSS band>"``."""
+    return f"{person['phenotype']}|{edss_band([person['edss']])[0]}"
+
+
+def n_similar(model: PredictionModel, person: Mapping) -> int | None:
+    """Training patients with the person's phenotype and EDSS band; for a model read back from a release,
+    the published count (None where it was suppressed)."""
+    if model.training is None:
+        return (model.similar_counts or {}).get(similar_key(validate_person(person)))
+    return int(len(similar_patients(model, person)))
+
+
 def similar_patients(model: PredictionModel, person: Mapping) -> pd.DataFrame:
-    """Training patients with the person's phenotype and EDSS band (0-3.5, 4-5.5, 6+)."""
+    """Training patients with the person's phenotype and EDSS band (0-3.5, 4-5.5, 6+). Raises
+    ``ValueError`` for a model read back from a release, which holds no patient rows."""
     person = validate_person(person)
     data = model.training
+    if data is None:
+        raise ValueError("a model read back from a release holds no patient rows")
     band = edss_band([person["edss"]])[0]
     same = (data["phenotype"] == person["phenotype"]).to_numpy() & (edss_band(data["edss"]) == band)
     return data.loc[same]
@@ -823,7 +847,7 @@ def predict_individual(model: PredictionModel, person: Mapping) -> IndividualPre
         trm_lower=trm_lower,
         trm_upper=trm_upper,
         survival_curve=curve,
-        n_similar=int(len(similar_patients(model, person))),
+        n_similar=n_similar(model, person),
         c_index=model.c_index,
         calibration_slope=model.calibration_slope,
         horizon_years=model.horizon_years,

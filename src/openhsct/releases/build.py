@@ -14,6 +14,8 @@ Parts (the archive's public tables are derived from them by :mod:`openhsct.relea
 - ``comparison.json`` — the centre comparison, its funnel plots and the all-centre targets;
 - ``evidence.json`` — the published evidence, pooled, for each outcome and filter the page offers;
 - ``consent.json`` — patients left out for lack of publication consent, per centre;
+- ``decision.json`` — the decision aid's prediction model and its "similar patients"
+  (:mod:`openhsct.releases.decision`);
 - ``centre/<code>/report.pdf`` — the centre report (when PDFs are asked for).
 """
 
@@ -55,6 +57,8 @@ class BuildSettings:
     charts: bool = True
     comparative: bool = True
     min_group: int = MIN_GROUP
+    decision: bool = True
+    decision_bootstrap: int = 200
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -464,6 +468,11 @@ def build_parts(
     if settings.comparative and cut.everyone is not None:
         parts["comparative.json"] = comparative_part(restrict(cut.everyone, published))
         tick("comparative.json")
+    if settings.decision:
+        from openhsct.releases.decision import decision_part
+
+        parts["decision.json"] = decision_part(shown, cut.cut, n_bootstrap=settings.decision_bootstrap)
+        tick("decision.json")
     tasks = centre_tasks(shown, published)
     if client is None:
         for code, sub in tasks.items():
