@@ -14,7 +14,7 @@ from openhsct.cli import app
 runner = CliRunner()
 PERSON_ARGS = ["--sex", "F", "--phenotype", "RRMS", "--edss", "3.5", "--duration", "6", "--relapses", "2",
                "--gd", "3", "--prior-dmts", "2"]
-FAST = ["--patients", "1000", "--bootstrap", "5", "--comparator", "ocrelizumab", "--currency", "RUB",
+FAST = ["--patients", "1000", "--comparator", "ocrelizumab", "--currency", "RUB",
         "--rate", "EUR=100", "--rate", "GBP=118"]
 
 
@@ -23,8 +23,7 @@ def _decide(*args):
 
 
 def test_decide_prints_everything_and_writes_json_and_report(decide_registry, db, tmp_path):
-    from openhsct.decision.prediction import cohort_from_registry, fit_prediction_model, predict_individual
-    from openhsct.registry.exporter import registry_frames
+    from tests.decision.conftest import release_prediction
 
     out, html = tmp_path / "aid.json", tmp_path / "aid.html"
     result = _decide("--age", "34", *PERSON_ARGS, *FAST, "--price", "1500000", "--psa", "12",
@@ -32,15 +31,14 @@ def test_decide_prints_everything_and_writes_json_and_report(decide_registry, db
                      "--json", str(out), "--report", str(html))
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())  # Rich wraps lines at the terminal's width
-    for needle in ("Individual prediction from the registry", "Progression-free at 5 years", "Death by day 100",
+    for needle in (f"Prediction model of data release {decide_registry.release}", "Individual prediction from the registry", "Progression-free at 5 years", "Death by day 100",
                    "aHSCT against ocrelizumab", "ICER", "Net monetary benefit", "CEAC and EVPI from 12 PSA samples",
                    "not verified against their source", "Not medical advice", "1 EUR = 100 RUB"):
         assert needle in text, needle
     data = json.loads(out.read_text())
     person = {"age_years": 34, "sex": "F", "phenotype": "RRMS", "edss": 3.5, "disease_duration_years": 6,
               "relapses_12m": 2, "gd_lesions": 3, "prior_dmts": 2}
-    model = fit_prediction_model(cohort_from_registry(registry_frames(typed=True)), n_bootstrap=0)
-    expected = predict_individual(model, person)
+    expected = release_prediction(person)
     assert data["prediction"]["pfs_5y"] == pytest.approx(expected["pfs_5y"], rel=1e-12)
     assert data["prediction"]["trm"] == pytest.approx(expected["trm"], rel=1e-12)
     assert data["refusal"] is None and data["settings"]["ahsct_efficacy"] == "registry"
@@ -94,3 +92,25 @@ def test_nmb_grid_without_thresholds(decide_registry, db, tmp_path):
     assert "give --wtp" in " ".join(result.output.split())
     data = json.loads(out.read_text())
     assert data["wtp"] == [] and len(data["nmb"]) >= 3 and np.isclose(data["nmb"][0]["wtp"], 0)
+
+
+def test_decide_uses_the_chosen_release_and_says_when_none_is_published(decide_registry, db):
+    from openhsct.releases import store
+    from openhsct.releases.models import Release
+
+    args = ["--age", "34", *PERSON_ARGS, *FAST, "--psa", "0"]
+    result = _decide(*args, "--release", decide_registry.release)
+    assert result.exit_code == 0, result.output
+    assert f"data release {decide_registry.release}" in " ".join(result.output.split())
+    result = _decide(*args, "--release", "0000000000000000")
+    assert result.exit_code == 2 and "no such release" in result.output
+    Release.objects.filter(pk=decide_registry.release).update(state=Release.State.DRAFT)
+    store._forget_latest()
+    try:
+        result = _decide(*args)
+        text = " ".join(result.output.split())
+        assert result.exit_code == 2 and "no data release has been published yet" in text, text
+        assert "Traceback" not in text
+    finally:
+        Release.objects.filter(pk=decide_registry.release).update(state=Release.State.PUBLISHED)
+        store._forget_latest()

@@ -22,19 +22,33 @@ def _money(v) -> str:
     return "—" if v is None or v != v else f"{v:,.0f}"
 
 
-def _fit_model(n_bootstrap: int):
-    """The registry model fitted on the chosen database, or ``(None, why)``."""
-    from openhsct.decision.prediction import NotEnoughData, cohort_from_registry, fit_prediction_model
-    from openhsct.registry.exporter import registry_frames
+def _release_model(release_id: str | None):
+    """``(stored, unavailable, release)``: the decision part of release ``release_id`` (default: the latest
+    published release); ``stored`` is None, and ``unavailable`` says why, when the release holds no model.
+    Raises :class:`OpenHSCTError` when there is no such release (or none is published)."""
+    from openhsct.portal.decide import NO_RELEASE, release_model
+    from openhsct.releases.decision import stored_decision
+    from openhsct.releases.models import Release
+    from openhsct.releases.store import read_json
 
-    with console.status("Reading the registry and fitting the prediction model…"):
-        tables = registry_frames(typed=True)
-        if not len(tables.get("transplants", [])):
-            return None, "No individual prediction: the registry holds no transplanted patient."
-        try:
-            return fit_prediction_model(cohort_from_registry(tables), n_bootstrap=n_bootstrap), None
-        except NotEnoughData as exc:
-            return None, f"No individual prediction: {exc.message}."
+    if release_id is None:
+        stored, unavailable, release = release_model()
+        if release is None:
+            raise OpenHSCTError(
+                NO_RELEASE + " Draft and publish one with `openhsct release draft` and `openhsct release publish`.",
+                exit_code=2,
+            )
+        return stored, unavailable, release
+    release = Release.objects.filter(pk=release_id).defer("manifest").first()
+    if release is None:
+        raise OpenHSCTError(f"--release {release_id}: no such release (see `openhsct release list`)", exit_code=2)
+    if release.state == Release.State.WITHDRAWN:
+        raise OpenHSCTError(f"--release {release_id}: this release was withdrawn ({release.erratum})", exit_code=2)
+    stored = stored_decision(read_json(release.pk, "decision.json"))
+    unavailable = None if stored.model is not None else (
+        f"No individual prediction from data release {release.pk}: {stored.unavailable}."
+    )
+    return stored, unavailable, release
 
 
 def _print_prediction(aid) -> None:
@@ -52,7 +66,7 @@ def _print_prediction(aid) -> None:
     t.add_row(f"Progression-free at {p.horizon_years:g} years", _pct(p.pfs_5y),
               f"{_pct(p.pfs_5y_lower)}–{_pct(p.pfs_5y_upper)}")
     t.add_row(f"Death by day 100 ({p.trm_method})", _pct(p.trm), f"{_pct(p.trm_lower)}–{_pct(p.trm_upper)}")
-    t.add_row("Similar patients (phenotype and EDSS band)", f"{p.n_similar:,}", "")
+    t.add_row("Similar patients (phenotype and EDSS band)", "<5" if p.n_similar is None else f"{p.n_similar:,}", "")
     t.add_row("Harrell's C (optimism-corrected)", f"{p.c_index:.3f}", "")
     t.add_row("Calibration slope (bootstrap)", f"{p.calibration_slope:.2f}", "")
     console.print(t)
@@ -147,7 +161,7 @@ def decide(
     country: str = typer.Option("RUS", "--country", help="ISO3 code of the life table."),
     life_table: Path = typer.Option(None, "--life-table", help="CSV life table for another country."),
     perspective: str = typer.Option("payer", "--perspective", help="patient, payer or societal."),
-    bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples validating the prediction."),
+    release_id: str = typer.Option(None, "--release", help="Data release whose model to use (default: latest published)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (results are reproducible for a seed)."),
     json_out: Path = typer.Option(None, "--json", help="Also write everything as JSON to this file."),
     report: Path = typer.Option(None, "--report", help="Also write a standalone HTML report (FILE.html)."),
@@ -163,7 +177,7 @@ def decide(
         "relapses_12m": relapses, "gd_lesions": gd, "prior_dmts": prior_dmts,
     })
     rates = parse_rates(rate)
-    for name, value in (("--psa", psa_samples), ("--psa-patients", psa_patients), ("--bootstrap", bootstrap)):
+    for name, value in (("--psa", psa_samples), ("--psa-patients", psa_patients)):
         if value < 0:
             raise OpenHSCTError(f"{name} {value}: must be >= 0", exit_code=2)
     if patients < 1 or (psa_samples and psa_patients < 1):
@@ -171,10 +185,11 @@ def decide(
     params = load_parameters()
     check_options(params, comparator=comparator, currency=currency, price=price, wtp=wtp)
     django()
-    model, unavailable = _fit_model(bootstrap)
+    stored, unavailable, release = _release_model(release_id)
+    console.print(f"Prediction model of data release {release.pk} (data as of {release.cut}).", highlight=False)
     with console.status("Simulating aHSCT and the DMT (and the PSA)…"):
         aid = decision_aid(
-            person, model, params, comparator=comparator, price=price, currency=currency, rates=rates,
+            person, None if stored is None else stored.model, params, comparator=comparator, price=price, currency=currency, rates=rates,
             horizon_years=horizon, n_patients=patients, psa_samples=psa_samples, psa_patients=psa_patients,
             wtp=wtp, scheduler=scheduler, psa_options={"n_workers": workers} if workers else None, seed=seed,
             unavailable=unavailable, country=country, life_table=life_table, perspective=perspective,
@@ -192,7 +207,7 @@ def decide(
         from openhsct.portal.decide import decide_report_html
 
         report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(decide_report_html(aid, model), encoding="utf-8")
+        report.write_text(decide_report_html(aid, stored), encoding="utf-8")
         console.print(f"Wrote {report}")
 
 

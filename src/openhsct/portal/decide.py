@@ -3,9 +3,10 @@
 The form is a GET form: the person's inputs travel in the address only, and nothing they enter is stored —
 no session, no database row, no cache entry (the response is marked ``no-store`` and never enters the
 public page cache). The statistics come from :func:`openhsct.decision.aid.decision_aid`; this module only
-formats them. The registry model is fitted once per registry version and process (:func:`fitted_model`).
-Small numbers follow :mod:`openhsct.portal.privacy`: the Kaplan-Meier curve of "similar patients" is drawn
-only for at least 5 patients and cut where fewer than 5 remain at risk, and a count of 1-4 shows as "<5".
+formats them. The prediction model is the one stored in the latest published data release
+(:func:`release_model`, read once per release and process); the live registry is never read. The "similar
+patients" come from the same release, under its disclosure rules: a group of 1-4 is not shown (nor its
+curve), and the curve is on the public grid, cut where fewer than 5 remain at risk.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from openhsct.portal import privacy
 PAGE_PSA_SAMPLES = 100
 PAGE_PSA_PATIENTS = 200
 PAGE_PATIENTS = 2_000
-PAGE_BOOTSTRAP = 100
 _model_lock = threading.Lock()
 _model_memo: dict[str, tuple] = {}
 
@@ -84,41 +84,52 @@ class DecideForm(forms.Form):
         }
 
 
-def fitted_model(n_bootstrap: int = PAGE_BOOTSTRAP):
-    """``(model, unavailable)``: the registry prediction model for the current registry version, fitted once
-    per process; ``model`` is None (and ``unavailable`` says why) when the registry cannot support one."""
-    from openhsct.decision.prediction import NotEnoughData, cohort_from_registry, fit_prediction_model
-    from openhsct.portal import selectors
+NO_RELEASE = (
+    "No individual prediction: no data release has been published yet. The prediction model is fitted when a "
+    "release is built and is used here once that release is published."
+)
 
-    version = selectors.registry_version()
+
+def release_model() -> tuple:
+    """``(stored, unavailable, release)``: the decision part (:class:`openhsct.releases.decision.StoredDecision`)
+    of the latest published release, read once per release and process; ``stored`` is None (and
+    ``unavailable`` says why) when nothing is published or the release holds no model."""
+    from openhsct.releases.store import latest_published
+
+    release = latest_published()
+    if release is None:
+        return None, NO_RELEASE, None
+    stored = _stored_decision(release.pk)
+    unavailable = None if stored.model is not None else (
+        f"No individual prediction from data release {release.pk}: {stored.unavailable}."
+    )
+    return stored, unavailable, release
+
+
+def _stored_decision(release_pk: str):
+    """The decision part of release ``release_pk``, read back once per process (a release never changes)."""
+    from openhsct.releases.decision import stored_decision
+    from openhsct.releases.store import read_json
+
     with _model_lock:
-        hit = _model_memo.get(version)
+        hit = _model_memo.get(release_pk)
         if hit is None:
-            try:
-                cohort = cohort_from_registry(selectors.registry_tables(version))
-                hit = (fit_prediction_model(cohort, n_bootstrap=n_bootstrap), None)
-            except NotEnoughData as exc:
-                hit = (None, f"No individual prediction: {exc.message}.")
+            hit = stored_decision(read_json(release_pk, "decision.json"))
             _model_memo.clear()
-            _model_memo[version] = hit
+            _model_memo[release_pk] = hit
     return hit
 
 
-def similar_km(model, person) -> tuple[list[dict] | None, int]:
-    """The registry's Kaplan-Meier PFS of patients with the person's phenotype and EDSS band (years), cut
-    where fewer than 5 remain at risk; ``None`` under 5 patients. With the number of such patients."""
-    from openhsct.decision.prediction import similar_km as km_of_similar
-    from openhsct.decision.prediction import similar_patients
+def similar_km(stored, person) -> tuple[list[dict] | None, int | None]:
+    """The published Kaplan-Meier PFS (years) of the release's patients with the person's phenotype and
+    EDSS band (on the public grid, points with fewer than 5 at risk left out; None when the group or its
+    curve is suppressed), with the group's published size (None when suppressed)."""
+    from openhsct.decision.prediction import similar_key, validate_person
+    from openhsct.releases.decision import similar_rows
 
-    n = len(similar_patients(model, person))
-    if n < privacy.MIN_N:
-        return None, n
-    km = km_of_similar(model, person)
-    km = km.loc[km["n_risk"] >= privacy.MIN_N]
-    rows = [{"time": 0.0, "survival": 1.0}] + [
-        {"time": float(t), "survival": float(s)} for t, s in zip(km["time"], km["survival"], strict=True)
-    ]
-    return rows, n
+    if stored is None:
+        return None, None
+    return similar_rows(stored, similar_key(validate_person(person)))
 
 
 def _trace_rows(aid) -> list[dict]:
@@ -128,16 +139,17 @@ def _trace_rows(aid) -> list[dict]:
     return mean_edss_by_year(aid.edss_trace)
 
 
-def decide_context(aid, model) -> dict:
-    """Charts, tables and sentences of one decision aid (shared by the page and the CLI report)."""
+def decide_context(aid, stored) -> dict:
+    """Charts, tables and sentences of one decision aid (shared by the page and the CLI report); ``stored``:
+    the release's decision part the prediction came from."""
     from openhsct.portal import decide_charts as dc
 
     ctx: dict = {"aid": aid, "currency": aid.currency, "per_100": aid.people_per_100()}
     if aid.prediction is not None:
         curve = aid.prediction.survival_curve
         ctx["curve_rows"] = curve.to_dict("records")
-        similar, n_similar = similar_km(model, aid.person)
-        ctx["n_similar"] = privacy.mask_count(n_similar)
+        similar, n_similar = similar_km(stored, aid.person)
+        ctx["n_similar"] = privacy.SMALL if n_similar is None else n_similar
         ctx["similar_rows"] = similar
         ctx["prediction_chart"] = dc.prediction_chart(ctx["curve_rows"], similar, aid.prediction.horizon_years)
     trace = _trace_rows(aid)
@@ -183,11 +195,11 @@ def decide(request):
     form = DecideForm(request.GET if bound else None, dmts=params.dmts())
     ctx = {"form": form, "min_n": privacy.MIN_N, "small_n_text": privacy.SMALL_N_TEXT}
     if bound and form.is_valid():
-        model, unavailable = fitted_model()
+        stored, unavailable, release = release_model()
         d = form.cleaned_data
         aid = decision_aid(
             form.person(),
-            model,
+            None if stored is None else stored.model,
             params,
             comparator=d["comparator"],
             price=d.get("price"),
@@ -200,19 +212,20 @@ def decide(request):
             psa_options={"n_workers": 1, "processes": False},
             unavailable=unavailable,
         )
-        ctx.update(decide_context(aid, model))
+        ctx.update(decide_context(aid, stored))
+        ctx["release"] = release
     response = render(request, "portal/decide.html", ctx)
     response["Cache-Control"] = "no-store, private"
     return response
 
 
-def decide_report_html(aid, model) -> str:
+def decide_report_html(aid, stored) -> str:
     """The standalone HTML report of ``openhsct decide --report`` (styles and charts inline)."""
     from django.contrib.staticfiles import finders
     from django.template.loader import render_to_string
 
     css_path = finders.find("portal/portal.css")
     css = Path(css_path).read_text(encoding="utf-8") if css_path else ""
-    ctx = {**decide_context(aid, model), "inline_css": css, "report": True, "min_n": privacy.MIN_N,
+    ctx = {**decide_context(aid, stored), "inline_css": css, "report": True, "min_n": privacy.MIN_N,
            "small_n_text": privacy.SMALL_N_TEXT}
     return render_to_string("portal/decide_report.html", ctx)
