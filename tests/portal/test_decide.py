@@ -25,7 +25,6 @@ def small_page(monkeypatch):
     monkeypatch.setattr(decide, "PAGE_PSA_SAMPLES", 12)
     monkeypatch.setattr(decide, "PAGE_PSA_PATIENTS", 40)
     monkeypatch.setattr(decide, "PAGE_PATIENTS", 600)
-    monkeypatch.setattr(decide, "PAGE_BOOTSTRAP", 5)
     decide._model_memo.clear()
 
 
@@ -43,9 +42,8 @@ def test_empty_form_shows_the_note_and_no_result(decide_registry, db, client):
 def test_result_page_has_charts_tables_summary_sources_and_stores_nothing(decide_registry, db, client):
     from django.contrib.sessions.models import Session
 
-    from openhsct.decision.prediction import cohort_from_registry, fit_prediction_model, predict_individual
-    from openhsct.registry.exporter import registry_frames
     from openhsct.registry.models import AuditEvent
+    from tests.decision.conftest import release_prediction
 
     audits, sessions = AuditEvent.objects.count(), Session.objects.count()
     response = client.get("/decide/", PERSON)
@@ -55,11 +53,11 @@ def test_result_page_has_charts_tables_summary_sources_and_stores_nothing(decide
     assert html.count("<details") >= 5 and "<table" in html
     person = {"age_years": 34, "sex": "F", "phenotype": "RRMS", "edss": 3.5, "disease_duration_years": 6,
               "relapses_12m": 2, "gd_lesions": 3, "prior_dmts": 2}
-    model = fit_prediction_model(cohort_from_registry(registry_frames(typed=True)), n_bootstrap=0)
-    pred = predict_individual(model, person)
+    pred = release_prediction(person)
     assert f"Out of 100 people like you, about <strong>{round(100 * pred['pfs_5y'])}</strong>" in html
     assert "Unverified inputs in use" in html and "ahsct_rr_relapse" in html
     assert "1 EUR = 100.00 RUB" in html
+    assert f"From data release {decide_registry.release}" in html
     assert "Not medical advice." in html
     assert AuditEvent.objects.count() == audits and Session.objects.count() == sessions
     assert "sessionid" not in response.cookies
@@ -88,31 +86,74 @@ def test_invalid_inputs_are_shown_beside_the_field(decide_registry, db, client, 
     assert "Out of 100 people like you" not in html
 
 
-def test_similar_patients_curve_needs_five_and_is_cut_below_five_at_risk():
-    from openhsct.decision.prediction import fit_prediction_model
+def test_similar_patients_come_from_the_release_under_its_disclosure_rules():
+    import datetime as dt
+
+    from openhsct.decision.prediction import similar_key, similar_patients, validate_person
     from openhsct.portal.decide import similar_km
+    from openhsct.releases.build import canonical_json
+    from openhsct.releases.decision import decision_content, stored_decision
+    from openhsct.releases.values import GRID_MONTHS
     from tests.decision.test_prediction import PERSON as P
     from tests.decision.test_prediction import simulated_cohort
 
     cohort, _ = simulated_cohort(n=900, seed=2)
     low_spms = (cohort["phenotype"] == "SPMS") & (cohort["edss"] <= 3.5)
-    keep = ~low_spms | (low_spms.cumsum() <= 3)
-    model = fit_prediction_model(cohort.loc[keep].reset_index(drop=True), n_bootstrap=0)
-    rows, n = similar_km(model, {**P, "phenotype": "SPMS", "edss": 2.0})
-    assert rows is None and n == 3
-    rows, n = similar_km(model, P)
-    assert n >= 5 and rows[0] == {"time": 0.0, "survival": 1.0}
-    from openhsct.decision.prediction import similar_patients
-    from openhsct.outcomes.kaplan_meier import kaplan_meier
+    keep = (~low_spms | (low_spms.cumsum() <= 3)).to_numpy()
+    cohort = cohort.loc[keep].reset_index(drop=True)
 
-    same = similar_patients(model, P)
-    km = kaplan_meier(same["pfs_years"], same["pfs_event"])
-    assert rows[-1]["time"] == km.loc[km["n_risk"] >= 5, "time"].max()
+    import json
+    from unittest import mock
+
+    from openhsct.decision import prediction
+
+    with mock.patch.object(prediction, "cohort_from_registry", return_value=cohort):
+        content = decision_content({"transplants": cohort}, dt.date(2030, 12, 31), n_bootstrap=0)
+    stored = stored_decision(json.loads(canonical_json(content)))
+    rows, n = similar_km(stored, {**P, "phenotype": "SPMS", "edss": 2.0})
+    assert rows is None and n is None  # a group of 3: neither its size nor its curve
+    groups = {g["group"]: g["n"] for g in content["similar"]}
+    assert groups["SPMS|0-3.5"]["suppressed"] and sum(isinstance(v, dict) for v in groups.values()) >= 2
+    assert all(isinstance(v, dict) or v >= 5 or v == 0 for v in groups.values())
+    rows, n = similar_km(stored, P)
+    same = similar_patients(prediction.fit_prediction_model(cohort, n_bootstrap=0), P)
+    assert n == len(same) >= 5 and rows[0] == {"time": 0.0, "survival": 1.0}
+    assert {round(r["time"] * 12) for r in rows} <= set(GRID_MONTHS)
+    assert stored.model.similar_counts[similar_key(validate_person(P))] == n
+    assert prediction.predict_individual(stored.model, {**P, "phenotype": "SPMS", "edss": 2.0}).n_similar is None
 
 
-def test_the_model_is_fitted_once_per_registry_version(decide_registry, db):
-    from openhsct.portal.decide import fitted_model
+def test_the_release_model_is_read_once_per_release(decide_registry, db):
+    from openhsct.portal.decide import release_model
 
-    first, _ = fitted_model(n_bootstrap=0)
-    second, _ = fitted_model(n_bootstrap=0)
-    assert first is second and first.n_events >= 50
+    first, _, release = release_model()
+    second, _, _ = release_model()
+    assert first is second and first.model.n_events >= 50 and release.pk == decide_registry.release
+
+
+def test_a_registry_change_after_publication_changes_nothing_on_the_page(decide_registry, db, client):
+    from openhsct.registry.models import Patient
+
+    before = client.get("/decide/", PERSON).content.decode()
+    Patient.objects.filter(pk__in=list(Patient.objects.values_list("pk", flat=True)[:100])).update(
+        sex="male", phenotype="PPMS"
+    )
+    after = client.get("/decide/", PERSON).content.decode()
+    strip = re.compile(r"<svg.*?</svg>", re.S)  # the PSA's Monte Carlo charts carry random ids
+    pred = re.compile(r'<p class="plain summary-100">.*?</p>|<p class="meta">Model:.*?</p>', re.S)
+    assert pred.findall(before) and pred.findall(before) == pred.findall(after)
+    assert strip.sub("", before) == strip.sub("", after)
+
+
+def test_without_a_published_release_the_page_says_so(decide_registry, db, client):
+    from openhsct.releases import store
+    from openhsct.releases.models import Release
+
+    Release.objects.filter(pk=decide_registry.release).update(state=Release.State.DRAFT)
+    store._forget_latest()
+    try:
+        html = client.get("/decide/", PERSON).content.decode()
+    finally:
+        Release.objects.filter(pk=decide_registry.release).update(state=Release.State.PUBLISHED)
+        store._forget_latest()
+    assert "no data release has been published yet" in html and "Out of 100 people like you" not in html

@@ -12,16 +12,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture
 def decide_live_registry(transactional_db, tmp_path, monkeypatch):
     from openhsct.portal import decide
-    from tests.decision.conftest import DECIDE_REGISTRY
+    from tests.decision.conftest import DECIDE_REGISTRY, publish_decide_release
     from tests.portal.registry_builder import import_tables, synth_tables
 
     import_tables(synth_tables(**DECIDE_REGISTRY), tmp_path / "bundle")
+    publish_decide_release()  # the page predicts from the published release's model
     # a lighter run than the page's default keeps the test quick; the code path is the same
-    for name, value in (("PAGE_PSA_SAMPLES", 12), ("PAGE_PSA_PATIENTS", 40), ("PAGE_PATIENTS", 600),
-                        ("PAGE_BOOTSTRAP", 5)):
+    for name, value in (("PAGE_PSA_SAMPLES", 12), ("PAGE_PSA_PATIENTS", 40), ("PAGE_PATIENTS", 600)):
         monkeypatch.setattr(decide, name, value)
     decide._model_memo.clear()
-    decide.fitted_model()  # fit in the test's thread, so the page measures the model run, not the fit
+    decide.release_model()  # read in the test's thread, so the page measures the model run
 
 
 def test_decide_form_charts_note_and_refusal(live_server, decide_live_registry, browser_page, axe_check,
