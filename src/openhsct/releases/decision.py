@@ -80,6 +80,9 @@ def decision_content(tables: dict[str, pd.DataFrame], cut: dt.date, *, n_bootstr
         model = fit_prediction_model(cohort, n_bootstrap=n_bootstrap, seed=seed)
     except NotEnoughData as exc:
         return {**base, "available": False, "reason": exc.message}
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        # e.g. a Cox model that does not converge on a small or separated cohort: no model, no failed release
+        return {**base, "available": False, "reason": f"the prediction model could not be fitted ({exc})"}
     similar = disclose(_similar_table(model))
     counts = {r["level"]: (r["n"].n if is_shown(r["n"]) else None) for r in similar}
     excluded = disclose(_excluded_table(model, len(cohort)))
