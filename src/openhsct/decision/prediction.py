@@ -688,8 +688,8 @@ def fit_prediction_model(
 
 @dataclass(frozen=True, eq=False)
 class IndividualPrediction(Mapping):
-    """What the model predicts for one person; readable as a mapping with the keys of the issue's
-    specification (``pfs_5y``, ``pfs_5y_lower``, ``pfs_5y_upper``, ``trm``, ``trm_lower``, ``trm_upper``,
+    """What the model predicts for one person; readable as a mapping with the documented keys
+    (``pfs_5y``, ``pfs_5y_lower``, ``pfs_5y_upper``, ``trm``, ``trm_lower``, ``trm_upper``,
     ``survival_curve``, ``n_similar``, ``c_index``, ``calibration_slope``) and a few more that say how."""
 
     pfs_5y: float

@@ -199,11 +199,11 @@ DMT_LINES_MEAN = (1.6, 1.5, 0.6)  # prior DMTs: RRMS 1 + Poisson(1.6); SPMS Pois
 # (MIST eligibility: relapses despite DMT; illustrative counts)
 POOR_MOBILISER_P = 0.04  # second mobilisation needed (illustrative; ~5 % poor mobilisers in autoimmune aHSCT)
 COLLECTIONS_P = (0.55, 0.33, 0.12)  # apheresis sessions per mobilisation: 1/2/3 (illustrative)
-CD34_MEDIAN, CD34_SIGMA = 6.5, 0.55  # total CD34+ x10^6/kg, lognormal (brief: median 5-8; Mexico median
+CD34_MEDIAN, CD34_SIGMA = 6.5, 0.55  # total CD34+ x10^6/kg, lognormal (illustrative median in the 5-8 range; Mexico median
 # 4.6 infused, Murrieta). Total kept >= 2.2 so that >= 2.0 is infused
 BACKUP_BAG_P = 0.45  # centre keeps one bag back when >= 2.0 x10^6/kg remain (illustrative)
-NEUTROPHIL_DAY = (10.0, 1.6, 7, 16)  # mean, sd, min, max day of ANC engraftment (brief: day +9-11)
-PLATELET_DAY_MEDIAN, PLATELET_SIGMA = 12.0, 0.30  # platelet engraftment, lognormal, days 7-60 (brief)
+NEUTROPHIL_DAY = (10.0, 1.6, 7, 16)  # mean, sd, min, max day of ANC engraftment (illustrative: day +9-11)
+PLATELET_DAY_MEDIAN, PLATELET_SIGMA = 12.0, 0.30  # platelet engraftment, lognormal, days 7-60 (illustrative)
 PLATELET_MISSING_P = 0.06  # never < 20 or not recorded (illustrative; 3x that with low intensity)
 TRM_BASE_P = 0.011  # death <= 100 days, transplant-related; pooled TRM 2.1 % (Sormani 2017), 1.34 % (Ge
 # 2019), 1 % (Zhang 2020), 1.4 % (UK 2025, Boffa 2021), 0 % (Pirogov, Mexico, MIST)
@@ -318,7 +318,7 @@ class CentreProfile:
     inflation: float  # yearly price change for older/newer years
 
 
-# Totals (evidence costs.csv): Moscow 970,000 RUB quote and 2.15 M RUB state tariff (brief: ~1.5 M RUB);
+# Totals (evidence costs.csv): Moscow 970,000 RUB quote and 2.15 M RUB state tariff (a price of ~1.5 M RUB is often quoted, unsourced);
 # Northwestern US$ 125,000; Mexico/Russia ~US$ 60,000 cash (~1.1 M MXN); Haukeland EUR 66,304 and Careggi
 # EUR 46,600; GBP, CAD and SEK illustrative (no price found).
 PROFILES: tuple[CentreProfile, ...] = (
