@@ -8,8 +8,12 @@ public policy, not the code that applied it. For each release it finds
   rests on, numbers at risk, patients with recorded costs, patients left out for lack of consent);
 - every group it can derive by differencing: a centre's total minus its shown years or stratum levels, a
   group minus a subgroup published beside it (the patients an endpoint rests on, the patients with known
-  day-100 status, patients with costs), the same centre's size in two files;
+  day-100 status, patients with costs, the patients who answered a questionnaire in a period), the same
+  centre's size in two files;
 - every stratum cell in which everyone had the event;
+- in the aHSCT-vs-DMT comparison: each arm minus its matched patients, the arms minus the patients a hazard
+  ratio rests on, the registry-wide arms minus the countries shown, the published transplanted patients
+  minus the aHSCT arm, and any group of 1-4 written into the analysis's warnings;
 - every date or day in the files other than the release's own data cut and publication date, and every
   curve time off the public grid.
 
@@ -63,7 +67,9 @@ def _group_sizes(t: dict[str, pd.DataFrame]) -> list[str]:
         "centres": ["n"], "per_year": ["n"], "strata": ["patients", "n", "n_risk"], "endpoints": ["n", "n_risk"],
         "curves": ["n_risk"], "mortality": ["n", "n_risk"], "harm": ["of_patients"], "edss_change": ["n"],
         "costs": ["patients"], "comparison": ["n", "trm_known_day100", "pfs_5y_n_risk"],
-        "consent_excluded": ["patients_left_out"],
+        "consent_excluded": ["patients_left_out"], "pro": ["n"],
+        "comparative": ["n_treated", "n_control", "n_treated_matched", "n_control_matched"],
+        "comparative_effects": ["n"],
     }
     for name, cols in columns.items():
         frame = t.get(name)
@@ -130,6 +136,7 @@ def _subgroups(t: dict[str, pd.DataFrame], sizes: dict[str, int]) -> list[str]:
     check("costs", "patients")
     check("mortality", "n")
     check("comparison", "trm_known_day100")
+    check("pro", "n")
     comp = t.get("comparison")
     if comp is not None and not comp.empty:
         for r in comp.itertuples():
@@ -192,9 +199,63 @@ def _manifest(manifest: dict) -> list[str]:
     return out
 
 
+WARNING_COUNT = re.compile(r"(?<![\d.])(\d+) (?:aHSCT |DMT |comparator )?patients")
+
+
+def _comparative(t: dict[str, pd.DataFrame], sizes: dict[str, int]) -> list[str]:
+    """The aHSCT-vs-DMT comparison: each arm minus its matched patients, the arms minus the patients a
+    hazard ratio rests on, the registry-wide arm minus the countries shown, the transplanted patients of the
+    published centres minus the aHSCT arm (either way), and counts written into the analysis's warnings."""
+    out = []
+    groups = t.get("comparative")
+    if groups is None or groups.empty:
+        return out
+    shown = groups.loc[groups["available"].astype(bool)]
+
+    def diff(a, b, what: str) -> None:
+        if not (pd.isna(a) or pd.isna(b)) and int(a) - int(b) in SMALL:
+            out.append(f"{what}: a group of {int(a) - int(b)} by difference")
+
+    for r in shown.itertuples():
+        where = f"comparative {r.comparator}/{r.scope}"
+        diff(r.n_treated, r.n_treated_matched, f"{where} unmatched aHSCT patients")
+        diff(r.n_control, r.n_control_matched, f"{where} unmatched DMT patients")
+        for k in [int(v) for v in WARNING_COUNT.findall(str(r.warnings or ""))]:
+            if k in SMALL:
+                out.append(f"{where}: a warning names a group of {k}")
+    effects = t.get("comparative_effects")
+    if effects is not None and not effects.empty:
+        arms = shown.set_index(["comparator", "scope"])
+        for e in effects.itertuples():
+            if (e.comparator, e.scope) not in arms.index:
+                continue
+            a = arms.loc[(e.comparator, e.scope)]
+            cols = ("n_treated_matched", "n_control_matched") if e.analysis == "matched" else ("n_treated", "n_control")
+            if not any(pd.isna(a[c]) for c in cols):
+                diff(sum(int(a[c]) for c in cols), e.n, f"comparative {e.comparator}/{e.scope} {e.outcome} ({e.analysis})")
+    countries = set(t["centres"].loc[t["centres"]["published"].astype(bool), "country"].astype(str))
+    total = sum(sizes.values())
+    for comparator, rows in shown.groupby("comparator"):
+        reg = rows.loc[rows["scope"] == "registry"]
+        if reg.empty:
+            continue
+        n_treated = reg["n_treated"].iloc[0]
+        if not pd.isna(n_treated):
+            diff(total, n_treated, f"comparative {comparator}: published transplanted patients minus the aHSCT arm")
+            diff(n_treated, total, f"comparative {comparator}: aHSCT arm beyond the published patients")
+        per_country = rows.loc[rows["scope"] != "registry"]
+        missing = countries - set(per_country["scope"].astype(str))
+        for col in ("n_treated", "n_control"):
+            value = reg[col].iloc[0]
+            if pd.isna(value) or not (missing or per_country[col].isna().any()):
+                continue
+            diff(value, sum(_ints(per_country[col])), f"comparative {comparator}: {col} of the countries not shown")
+    return out
+
+
 def findings(archive: bytes) -> list[str]:
     """Everything the attacker could derive that the policy forbids (empty when the release is safe)."""
     t, manifest, texts = read_archive(archive)
     sizes = _centre_sizes(t)
     return (_group_sizes(t) + _margins(t, sizes) + _subgroups(t, sizes) + _all_or_none(t)
-            + _dates(texts, manifest) + _manifest(manifest))
+            + _comparative(t, sizes) + _dates(texts, manifest) + _manifest(manifest))

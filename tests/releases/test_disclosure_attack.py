@@ -48,7 +48,7 @@ def demo_archive() -> bytes:
     from openhsct.registry.synth import generate
     from openhsct.registry.synth_comparators import add_comparators
 
-    return archive(add_comparators(generate(centres=3, patients=900, seed=2026), 225, 2026))
+    return archive(add_comparators(generate(centres=3, patients=900, seed=2026), 225, 2026), comparative=True)
 
 
 def test_the_demo_release_gives_nothing_away(demo_archive):
@@ -127,3 +127,58 @@ def small_registries(draw):
 @given(small_registries())
 def test_random_small_registries_give_nothing_away(raw):
     assert attacker.findings(archive(raw)) == []
+
+
+def test_the_comparison_never_counts_a_held_back_patient():
+    from openhsct.registry.synth import generate
+    from openhsct.registry.synth_comparators import add_comparators
+    from openhsct.releases.build import without_held_back
+    from openhsct.releases.cut import make_cut
+    from tests.releases.builders import CUT, typed_tables
+
+    tables = typed_tables(add_comparators(generate(centres=2, patients=120, seed=5), 40, 5))
+    full = make_cut(tables, CUT)
+    sizes = full.tables["transplants"]["centre_code"].astype(str).value_counts()
+    code = sizes.index[0]
+    held = make_cut(tables, CUT, previous={code: int(sizes[code]) - 3, **{c: int(n) for c, n in sizes.iloc[1:].items()}})
+    kept = without_held_back(held.everyone, held.tables)
+
+    def keys(frame):
+        return set(zip(frame["centre_code"].astype(str), frame["patient_code"].astype(str), strict=True))
+
+    assert len(keys(held.everyone["transplants"]) - keys(held.tables["transplants"])) == 3
+    assert keys(kept["transplants"]) == keys(held.tables["transplants"])
+    assert len(kept["patients"]) == len(held.everyone["patients"]) - 3  # the DMT patients stay
+
+
+def test_the_attacker_reads_the_pro_and_comparison_tables(demo_archive):
+    tables, _, _ = attacker.read_archive(demo_archive)
+    assert not tables["pro"].empty and not tables["comparative"].empty and not tables["comparative_effects"].empty
+    sizes = dict(zip(tables["centres"]["centre_code"], tables["centres"]["n"], strict=True))
+
+    def pro_small(frame):
+        frame.loc[frame["n"].first_valid_index(), "n"] = 2
+
+    def pro_rest(frame):
+        i = frame["n"].first_valid_index()
+        frame.loc[i, "n"] = sizes[frame.loc[i, "centre_code"]] - 3
+
+    def unmatched(frame):
+        i = frame.index[frame["available"] & frame["n_control_matched"].notna()][0]
+        frame.loc[i, "n_control_matched"] = frame.loc[i, "n_control"] - 2
+
+    def warning(frame):
+        i = frame.index[frame["available"]][0]
+        frame.loc[i, "warnings"] = "3 aHSCT patients found no comparator within the caliper"
+
+    def arm_beyond(frame):
+        i = frame.index[(frame["scope"] == "registry") & frame["available"]][0]
+        frame.loc[i, "n_treated"] = sum(v for v in sizes.values() if v == v) + 2
+
+    for table, edit, needle in (("pro", pro_small, "pro.n shows a group of 2"),
+                                ("pro", pro_rest, "leaves 3 of its"),
+                                ("comparative", unmatched, "unmatched DMT patients: a group of 2"),
+                                ("comparative", warning, "a warning names a group of 3"),
+                                ("comparative", arm_beyond, "aHSCT arm beyond the published patients")):
+        found = attacker.findings(_edit_table(demo_archive, table, edit))
+        assert any(needle in f for f in found), (needle, found)

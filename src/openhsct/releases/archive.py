@@ -37,7 +37,7 @@ def public_tables(parts: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     centres = parts["centres.json"]["centres"]
     t: dict[str, list[dict]] = {k: [] for k in (
         "centres", "per_year", "endpoints", "curves", "mortality", "harm", "strata", "edss_change", "costs",
-        "consent_excluded")}
+        "consent_excluded", "pro")}
     for c in centres:
         n, note = _cell(c["n"])
         t["centres"].append({k: c[k] for k in ("centre_code", "name", "country", "city", "synthetic", "published")}
@@ -96,9 +96,51 @@ def public_tables(parts: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
                                    "patients": n, "median": None if med.get("suppressed") else med["estimate"],
                                    "q1": None if med.get("suppressed") else med["lower"],
                                    "q3": None if med.get("suppressed") else med["upper"], "note": note})
+        for code_pro, block in sorted((page.get("pro") or {}).items()):
+            for w in block["windows"]:
+                v = w["value"]
+                t["pro"].append({"centre_code": code, "instrument": code_pro, "score": block["label"],
+                                 "window": w["window"], "n": None if v.get("suppressed") else v["n"],
+                                 "median": None if v.get("suppressed") else v["estimate"],
+                                 "min": None if v.get("suppressed") else v["lower"],
+                                 "max": None if v.get("suppressed") else v["upper"],
+                                 "note": v.get("reason", "") if v.get("suppressed") else ""})
     out = {name: pd.DataFrame(rows) for name, rows in t.items()}
     out["comparison"] = comparison_table(parts["comparison.json"])
+    if parts.get("comparative.json") is not None:
+        out["comparative"], out["comparative_effects"] = comparative_tables(parts["comparative.json"])
     return out
+
+
+def _count(v: Any) -> int | None:
+    """A published count, or None where it is shown as suppressed (``"<5"``, ``"not shown"``)."""
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def comparative_tables(comparative: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The aHSCT-vs-DMT comparison as two flat tables: the groups of each comparison (registry-wide and
+    per country: aHSCT and DMT patients, and those matched) with the analysis's warnings, and each hazard
+    ratio with the patients and events it rests on."""
+    groups, effects = [], []
+    for comparator, block in sorted(comparative.items()):
+        scopes = [("registry", block["registry"])] + [(c["country"], c) for c in block.get("countries", [])]
+        for scope, ctx in scopes:
+            if not ctx.get("available", True):
+                groups.append({"comparator": comparator, "scope": scope, "available": False,
+                               "note": ctx.get("reason", "")})
+                continue
+            groups.append({"comparator": comparator, "scope": scope, "available": True,
+                           **{k: _count(ctx.get(k)) for k in
+                              ("n_treated", "n_control", "n_treated_matched", "n_control_matched")},
+                           "warnings": " | ".join(ctx.get("warnings") or [])})
+            for e in ctx.get("effects") or []:
+                for analysis in ("matched", "weighted"):
+                    hr = e.get(analysis)
+                    if hr:
+                        effects.append({"comparator": comparator, "scope": scope, "outcome": e["label"],
+                                        "analysis": analysis, "estimate": hr["estimate"], "lower": hr["lower"],
+                                        "upper": hr["upper"], "n": hr["n"], "events": hr["events"]})
+    return pd.DataFrame(groups), pd.DataFrame(effects)
 
 
 def comparison_table(comparison: Mapping) -> pd.DataFrame:

@@ -409,18 +409,18 @@ def _jsonable(obj: Any) -> Any:
 
 def comparative_part(everyone: dict[str, pd.DataFrame]) -> bytes:
     """The registry's aHSCT-vs-DMT comparison for each comparator (:mod:`openhsct.comparative`, formatted
-    by :func:`openhsct.portal.comparative.comparison_context`, which shows no figure on fewer than 5
-    patients or events), overall and per country."""
+    by :func:`openhsct.releases.comparative.public_context`: no figure on fewer than 5 patients or events,
+    no matched group whose unmatched rest is 1-4), overall and per country."""
     from openhsct.comparative.analysis import compare_treatments
     from openhsct.comparative.cohort import COMPARATORS, comparison_cohort
     from openhsct.comparative.errors import ComparativeError
-    from openhsct.portal.comparative import comparison_context
+    from openhsct.releases.comparative import public_context
 
     out = {}
     for comparator in COMPARATORS:
         try:
             cohort = comparison_cohort(everyone, comparator)
-            registry = comparison_context(compare_treatments(cohort, comparator=comparator))
+            registry = public_context(compare_treatments(cohort, comparator=comparator))
         except ComparativeError:
             # The analysis's own message names the size of each group; a release says only why not.
             out[comparator] = {"registry": {"available": False, "reason": NO_COMPARISON}, "countries": []}
@@ -429,12 +429,29 @@ def comparative_part(everyone: dict[str, pd.DataFrame]) -> bytes:
         for country in sorted(cohort["country"].unique()):
             sub = cohort.loc[cohort["country"] == country].reset_index(drop=True)
             try:
-                ctx = comparison_context(compare_treatments(sub, comparator=comparator), charts=False)
+                ctx = public_context(compare_treatments(sub, comparator=comparator), charts=False)
             except ComparativeError:
                 continue
             countries.append({"country": country, **ctx})
         out[comparator] = {"registry": registry, "countries": countries}
     return canonical_json(_jsonable(out))
+
+
+def without_held_back(everyone: dict[str, pd.DataFrame], tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``everyone`` without the transplanted patients that the cut holds back
+    (:func:`openhsct.releases.cut.hold_back`), so that the aHSCT arm of the comparison never counts a
+    patient the centre pages leave out."""
+
+    def keys(frame: pd.DataFrame) -> pd.MultiIndex:
+        return pd.MultiIndex.from_arrays([frame["centre_code"].astype(str), frame["patient_code"].astype(str)])
+
+    held = keys(everyone["transplants"]).difference(keys(tables["transplants"]))
+    if not len(held):
+        return everyone
+    return {
+        name: f.loc[~keys(f).isin(held)].reset_index(drop=True) if "patient_code" in f.columns else f
+        for name, f in everyone.items()
+    }
 
 
 def centre_tasks(tables: dict[str, pd.DataFrame], published: list[str]) -> dict[str, dict[str, pd.DataFrame]]:
@@ -466,7 +483,7 @@ def build_parts(
     parts["comparison.json"] = comparison_part(shown, cut.cut, settings)
     tick("comparison.json")
     if settings.comparative and cut.everyone is not None:
-        parts["comparative.json"] = comparative_part(restrict(cut.everyone, published))
+        parts["comparative.json"] = comparative_part(restrict(without_held_back(cut.everyone, tables), published))
         tick("comparative.json")
     if settings.decision:
         from openhsct.releases.decision import decision_part

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-#: The exchange tables the public figures read (chain of custody, apheresis and drug doses are not read).
+#: The exchange tables the public figures read (chain of custody, apheresis and drug doses are not read;
+#: ``pro_answers`` only for the scored instruments' median and range over time).
 RELEASE_TABLES = (
     "centres",
     "patients",
@@ -40,6 +41,7 @@ RELEASE_TABLES = (
     "mri_scans",
     "dmt_exposures",
     "costs",
+    "pro_answers",
 )
 #: Patient columns that say who a person is or how to reach them are never read into a release.
 SKIPPED_COLUMNS = frozenset({"consent_version", "consent_sharing", "consent_recontact", "consent_date"})

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from openhsct.releases.disclosure import SMALL_GROUP
 from openhsct.releases.values import (
     GRID_MONTHS,
     Count,
@@ -21,6 +22,7 @@ from openhsct.releases.values import (
     CurvePoint,
     Estimate,
     Rate,
+    Suppressed,
     Table,
     Text,
 )
@@ -215,6 +217,26 @@ def _strata(patients: pd.DataFrame, summary: dict) -> dict:
     return out
 
 
+def _pro(summary: dict) -> dict:
+    """Patient-reported outcomes (:func:`openhsct.outcomes.pro.pro_block`): per scored instrument and time
+    window since day 0, the median score with its range as an estimate resting on the patients who
+    answered (a group drawn from the centre's patients); a window that :mod:`openhsct.outcomes.pro`
+    already left out (fewer than 5 answered) stays out."""
+    n = summary["n_patients"]
+    out = {}
+    for code, block in sorted((summary.get("pro") or {}).items()):
+        windows = []
+        for w in block["windows"]:
+            value = (
+                Suppressed(SMALL_GROUP, "estimate")
+                if w["suppressed"] or w["n"] is None
+                else Estimate(w["estimate"], w["lower"], w["upper"], int(w["n"]), of=n)
+            )
+            windows.append({"window": w["window"], "value": value})
+        out[code] = {"label": Text(block["label"]), "windows": windows}
+    return out
+
+
 def typed_summary(outcomes, summary: dict, procedure: dict | None = None) -> dict:
     """The typed public figures of one summary (:func:`openhsct.outcomes.summary.summarise`) computed
     from ``outcomes`` (:class:`openhsct.outcomes.endpoints.RegistryOutcomes`)."""
@@ -265,4 +287,5 @@ def typed_summary(outcomes, summary: dict, procedure: dict | None = None) -> dic
         "harm": _harm(summary),
         "costs": _costs(summary),
         "strata": _strata(p, summary),
+        "pro": _pro(summary),
     }
