@@ -47,6 +47,8 @@ def draft(
     workers: int = typer.Option(2, "--workers", min=1, help="Workers of a 'local' Dask cluster."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Render each centre's PDF report into the release."),
     notes: str = typer.Option("", "--notes", help="What changed since the previous release (public)."),
+    decision_bootstrap: int = typer.Option(200, "--decision-bootstrap", min=0,
+                                           help="Bootstrap resamples validating the decision aid's model."),
 ) -> None:
     """Build a DRAFT release from the registry at a data cut; prints its id alone on the last line."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -67,7 +69,8 @@ def draft(
             bar.update(task, advance=1, part=name)
 
         with _client(scheduler, workers) as client:
-            release = release_draft(cut_date, actor=cli_actor(), settings=BuildSettings(pdf=pdf), client=client,
+            settings = BuildSettings(pdf=pdf, decision_bootstrap=decision_bootstrap)
+            release = release_draft(cut_date, actor=cli_actor(), settings=settings, client=client,
                                     progress=tick, notes=notes)
         bar.update(task, total=bar.tasks[0].completed)
     console.print(f"Draft release {release.id}: cut {release.cut}, {len(release.manifest['parts'])} parts. "
