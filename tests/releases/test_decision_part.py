@@ -70,3 +70,16 @@ def test_a_registry_too_small_for_a_model_gives_a_reason_not_a_failure():
     assert content["available"] is False and content["reason"]
     stored = stored_decision(content)
     assert stored.model is None and stored.unavailable == content["reason"]
+
+
+def test_the_model_fitted_on_a_dask_worker_gives_the_same_bytes(cut):
+    from distributed import Client, LocalCluster
+
+    from openhsct.releases.build import BuildSettings, build_parts
+
+    settings = BuildSettings(charts=False, comparative=False, decision_bootstrap=3)
+    here = build_parts(cut, settings)["decision.json"]
+    assert json.loads(here)["available"]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
+            Client(cl) as client:
+        assert build_parts(cut, settings, client=client)["decision.json"] == here

@@ -485,11 +485,16 @@ def build_parts(
     if settings.comparative and cut.everyone is not None:
         parts["comparative.json"] = comparative_part(restrict(without_held_back(cut.everyone, tables), published))
         tick("comparative.json")
+    decision = None
     if settings.decision:
         from openhsct.releases.decision import decision_part
 
-        parts["decision.json"] = decision_part(shown, cut.cut, n_bootstrap=settings.decision_bootstrap)
-        tick("decision.json")
+        if client is None:
+            parts["decision.json"] = decision_part(shown, cut.cut, n_bootstrap=settings.decision_bootstrap)
+            tick("decision.json")
+        else:  # the model's bootstrap runs on a worker beside the centre pages
+            decision = client.submit(decision_part, client.scatter([shown], hash=False)[0], cut.cut,
+                                     n_bootstrap=settings.decision_bootstrap, pure=False)
     tasks = centre_tasks(shown, published)
     if client is None:
         for code, sub in tasks.items():
@@ -510,6 +515,9 @@ def build_parts(
             code = futures[fut]
             parts[f"centre/{code}.json"] = fut.result()
             tick(f"centre/{code}.json")
+    if decision is not None:
+        parts["decision.json"] = decision.result()
+        tick("decision.json")
     return dict(sorted(parts.items()))
 
 
