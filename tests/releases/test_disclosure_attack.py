@@ -182,3 +182,29 @@ def test_the_attacker_reads_the_pro_and_comparison_tables(demo_archive):
                                 ("comparative", arm_beyond, "aHSCT arm beyond the published patients")):
         found = attacker.findings(_edit_table(demo_archive, table, edit))
         assert any(needle in f for f in found), (needle, found)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "seed", "comparators"),
+    [((47, 24), 6130, 97),  # a country whose comparison cannot run held 3 DMT patients: found by difference
+     ((46, 57, 10), 7247, 49)],  # a comparator arm without variance in one covariate: the build failed
+)
+def test_small_registries_with_dmt_comparators_give_nothing_away(sizes, seed, comparators):
+    from openhsct.registry.synth import generate
+    from openhsct.registry.synth_comparators import add_comparators
+
+    raw = generate(centres=len(sizes), patients=max(sum(sizes) * 2, 20), seed=seed)
+    raw = keep_first(raw, dict(zip(sorted(raw["centres"]["centre_code"]), sizes, strict=True)))
+    data = archive(add_comparators(raw, comparators, seed), comparative=True)
+    tables, _, _ = attacker.read_archive(data)
+    assert not tables["comparative"].empty
+    assert attacker.findings(data) == []
+
+
+def test_hidden_countries_are_complemented():
+    from openhsct.releases.comparative import hidden_countries
+
+    counts = {"A": (40, 3), "B": (30, 12), "C": (20, 9)}
+    assert hidden_countries(counts, set()) == {"A", "C"}  # A's 3 DMT patients, and C so that 3 is not alone
+    assert hidden_countries({"A": (40, 8), "B": (30, 12)}, {"A"}) == {"A"}  # 8 left out: no group of 1-4
+    assert hidden_countries({"A": (40, 8), "B": (30, 12)}, set()) == set()

@@ -67,7 +67,9 @@ def _one(x: np.ndarray, t: np.ndarray, w: np.ndarray | None, s_d_denom: str) -> 
         smd = diff / sd
     vr = np.nan
     if not binary and not too_small:
-        vr = _wvar(x[i1], False, ww[i1]) / _wvar(x[i0], False, ww[i0])
+        den = _wvar(x[i0], False, ww[i0])
+        # a comparator arm whose (weighted) values are all equal has no variance: the ratio is undefined
+        vr = _wvar(x[i1], False, ww[i1]) / den if den > 0 else np.nan
     return m1, m0, smd, vr
 
 

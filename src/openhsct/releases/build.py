@@ -414,7 +414,7 @@ def comparative_part(everyone: dict[str, pd.DataFrame]) -> bytes:
     from openhsct.comparative.analysis import compare_treatments
     from openhsct.comparative.cohort import COMPARATORS, comparison_cohort
     from openhsct.comparative.errors import ComparativeError
-    from openhsct.releases.comparative import public_context
+    from openhsct.releases.comparative import hidden_countries, public_context
 
     out = {}
     for comparator in COMPARATORS:
@@ -425,14 +425,16 @@ def comparative_part(everyone: dict[str, pd.DataFrame]) -> bytes:
             # The analysis's own message names the size of each group; a release says only why not.
             out[comparator] = {"registry": {"available": False, "reason": NO_COMPARISON}, "countries": []}
             continue
-        countries = []
+        contexts, counts = {}, {}
         for country in sorted(cohort["country"].unique()):
             sub = cohort.loc[cohort["country"] == country].reset_index(drop=True)
+            counts[country] = (int((sub["treat"] == 1).sum()), int((sub["treat"] == 0).sum()))
             try:
-                ctx = public_context(compare_treatments(sub, comparator=comparator), charts=False)
+                contexts[country] = public_context(compare_treatments(sub, comparator=comparator), charts=False)
             except ComparativeError:
                 continue
-            countries.append({"country": country, **ctx})
+        hidden = hidden_countries(counts, set(counts) - set(contexts))
+        countries = [{"country": c, **ctx} for c, ctx in contexts.items() if c not in hidden]
         out[comparator] = {"registry": registry, "countries": countries}
     return canonical_json(_jsonable(out))
 

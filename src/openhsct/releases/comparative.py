@@ -53,3 +53,22 @@ def public_context(analysis, *, charts: bool = True) -> dict:
         for w in ctx["warnings"]
     ]
     return ctx
+
+
+def hidden_countries(counts: dict[str, tuple[int, int]], failed: set[str]) -> set[str]:
+    """Countries whose comparison a release leaves out: those whose analysis could not be run
+    (``failed``), those with an arm of 1-4 patients (``counts``: country -> (aHSCT, DMT) patients), and,
+    while the left-out countries of either arm add up to 1-4 patients (which the registry-wide arm minus
+    the countries shown would reveal), the smallest shown country too (complementary suppression, as
+    :func:`openhsct.releases.disclosure.table_rule`)."""
+    hidden = set(failed) | {c for c, arms in counts.items() if any(small(n) for n in arms)}
+
+    def exposed() -> bool:
+        return any(small(sum(counts[c][k] for c in hidden if c in counts)) for k in (0, 1))
+
+    while exposed():
+        shown = sorted((sum(counts[c]), c) for c in counts if c not in hidden)
+        if not shown:
+            break
+        hidden.add(shown[0][1])
+    return hidden
