@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from openhsct.comparative.errors import ComparativeError
 
@@ -109,7 +110,7 @@ def _irls(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray
     deviance = np.inf
     iterations = 0
     for iterations in range(1, _MAX_ITER + 1):  # noqa: B007 - the count is returned
-        mu = 1.0 / (1.0 + np.exp(-eta))
+        mu = expit(eta)
         w = weights * mu * (1.0 - mu)
         z = eta + (y - mu) / np.maximum(mu * (1.0 - mu), 1e-300)
         xw = x * w[:, None]
@@ -121,7 +122,7 @@ def _irls(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray
                 "the propensity model cannot be fitted: a covariate is constant or collinear in this cohort"
             ) from None
         eta = x @ beta
-        mu = 1.0 / (1.0 + np.exp(-eta))
+        mu = expit(eta)
         with np.errstate(divide="ignore", invalid="ignore"):
             dev = -2.0 * float(np.sum(weights * (y * np.log(mu) + (1 - y) * np.log1p(-mu))))
         if abs(dev - deviance) / (abs(dev) + 0.1) < _TOL:
