@@ -153,6 +153,19 @@ def record_update(*, actor: str, obj, before: dict, after: dict, via: str) -> No
                               detail={"via": via})
 
 
+def record_event(*, actor: str, action: str, obj, before: dict | None, after: dict | None,
+                 detail: dict | None = None) -> None:
+    """Write one event for a change made outside the audited models' signals (a data query raised,
+    answered, closed or re-opened; a freeze set or lifted), with the values before and after and the
+    centre and patient of ``obj``. Returns nothing."""
+    from openhsct.registry.models import AuditEvent
+
+    centre_code, patient_code = _codes(obj)
+    AuditEvent.objects.create(actor=actor, action=action, model=type(obj).__name__, object_pk=str(obj.pk),
+                              centre_code=centre_code, patient_code=patient_code, before=before, after=after,
+                              detail=detail)
+
+
 def record_import(*, actor: str, source: str, checksum: str, report, centre_codes=()) -> None:
     """Write the event for an imported bundle — where from, its checksum, rows per table (bundle totals) —
     once for each centre the bundle touched, so each centre's history shows the import."""

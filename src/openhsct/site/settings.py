@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "openhsct.registry",
     "openhsct.releases",
     "openhsct.portal",
+    "openhsct.quality",
 ]
 
 MIDDLEWARE = [
