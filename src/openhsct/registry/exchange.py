@@ -36,7 +36,15 @@ TABLE_MODELS: dict[str, type[dj.Model]] = {
     "dmt_exposures": m.DmtExposure,
     "costs": m.Cost,
     "pro_answers": m.ProAnswer,
+    "viral_loads": m.ViralLoad,
+    "igg_levels": m.IggLevel,
+    "late_effects": m.LateEffect,
+    "reproductive_health": m.ReproductiveHealth,
+    "second_transplants": m.SecondTransplant,
 }
+
+# Bookkeeping fields that are not data and never travel in a bundle.
+NOT_EXCHANGED = frozenset({"row_version"})
 
 # Foreign keys to a patient's own records travel as that record's natural identifier.
 # field name -> (exchange column, the parent table, the parent's natural-key field)
@@ -155,6 +163,11 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "dmt_exposures": ("centre_code", "patient_code", "drug", "start_date"),
     "costs": ("centre_code", "patient_code", "cost_date", "category"),
     "pro_answers": ("centre_code", "patient_code", "response_date", "instrument", "item", "source"),
+    "viral_loads": ("centre_code", "patient_code", "sample_date", "virus"),
+    "igg_levels": ("centre_code", "patient_code", "sample_date"),
+    "late_effects": ("centre_code", "patient_code", "effect_id"),
+    "reproductive_health": ("centre_code", "patient_code", "record_date"),
+    "second_transplants": ("centre_code", "patient_code", "transplant_date"),
 }
 
 CENTRE_CODE = Column("centre_code", "reference", True, "Centre code (centres.centre_code)", max_length=32)
@@ -166,7 +179,7 @@ def _build(name: str, model: type[dj.Model]) -> Table:
     cols: list[Column] = []
     parents: dict[str, str] = {}
     for f in model._meta.concrete_fields:
-        if f.primary_key:
+        if f.primary_key or f.name in NOT_EXCHANGED:
             continue
         if f.name == "centre":
             cols.append(CENTRE_CODE)
