@@ -33,23 +33,40 @@ def import_(
     bundle: Path = typer.Argument(..., help="Folder of <table>.csv / .parquet files (see docs/data-dictionary.md)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; write nothing."),
     fmt: str = typer.Option("bundle", "--format", help="bundle, fhir (folder of Bundle JSON) or redcap (records CSV)."),
+    wait: float = typer.Option(None, "--wait", min=0, help="Seconds to wait for another import into the same "
+                               "database to finish (default: OPENHSCT_IMPORT_WAIT or 300); then exit 2."),
 ) -> None:
-    """Validate a bundle and import it in one transaction: all of it, or nothing (exit 2 on errors)."""
+    """Validate a bundle and import it in one transaction: all of it, or nothing (exit 2 on errors).
+
+    Imports into one database run one at a time (a lock, held from creating the tables to the commit).
+    """
     from openhsct.commands.interop import IMPORT_FORMATS, check_format, import_other
 
     check_format(fmt, IMPORT_FORMATS)
     if not bundle.exists():
         raise OpenHSCTError(f"{bundle}: no such folder")
-    django()
+    django(migrate=False)
+    from django.core.management import call_command
+    from django.db import OperationalError
+
     from openhsct.registry.audit import cli_actor
     from openhsct.registry.exchange import tables
     from openhsct.registry.importer import import_bundle
+    from openhsct.registry.locks import import_lock, is_locked_error
 
-    if fmt != "bundle":
-        report = import_other(fmt, bundle, dry_run)
-    else:
-        with table_progress(f"Importing {bundle}", len(tables())) as advance:
-            report = import_bundle(bundle, actor=cli_actor(), progress=advance, dry_run=dry_run)
+    try:
+        with import_lock(wait):
+            call_command("migrate", verbosity=0, interactive=False)  # a first import creates the tables
+            if fmt != "bundle":
+                report = import_other(fmt, bundle, dry_run)
+            else:
+                with table_progress(f"Importing {bundle}", len(tables())) as advance:
+                    report = import_bundle(bundle, actor=cli_actor(), progress=advance, dry_run=dry_run)
+    except OperationalError as exc:
+        if not is_locked_error(exc):
+            raise
+        raise OpenHSCTError("The database stayed busy with another writer for longer than its busy timeout; "
+                            "nothing was imported. Run the import again.", exit_code=2) from None
     t = Table(title="Valid: nothing written (dry run)" if dry_run else "Imported")
     for col in ("table", "created", "updated", "unchanged"):
         t.add_column(col, justify="right" if col != "table" else "left")

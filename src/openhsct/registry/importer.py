@@ -58,6 +58,7 @@ def read_bundle(path: Path, out: Collector) -> dict[str, pd.DataFrame]:
     path = Path(path)
     if not path.is_dir():
         raise OpenHSCTError(f"{path} is not a folder: a bundle is a folder of <table>.csv files")
+    check_manifest(path)
     frames: dict[str, pd.DataFrame] = {}
     known = tables()
     for f in sorted(path.iterdir()):
@@ -71,6 +72,47 @@ def read_bundle(path: Path, out: Collector) -> dict[str, pd.DataFrame]:
             continue
         frames[f.stem] = _read_one(f, known[f.stem], out)
     return {k: v for k, v in frames.items() if v is not None}
+
+
+def check_manifest(path: Path) -> None:
+    """Refuse a bundle that an export did not finish, or whose ``MANIFEST.sha256`` does not match its
+    files; a bundle without a manifest (made by hand) passes. Returns nothing.
+
+    Raises :class:`~openhsct.errors.ValidationError` (exit status 2) naming each file that differs.
+    """
+    from openhsct.registry.exporter import INCOMPLETE, MANIFEST, file_sha256
+
+    path = Path(path)
+    if (path / INCOMPLETE).exists():
+        raise ValidationError(f"{path}: this bundle is an export that did not finish ({INCOMPLETE} is "
+                              "present); nothing was imported. Export again.")
+    manifest = path / MANIFEST
+    if not manifest.exists():
+        return
+    problems: list[str] = []
+    listed: dict[str, str] = {}
+    try:
+        text = manifest.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{manifest}: cannot be read ({type(exc).__name__}); nothing was imported.") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or any(ch not in "0123456789abcdef" for ch in digest) or "/" in name:
+            problems.append(f"{MANIFEST}:{number}: not a line '<sha256>  <file>'")
+            continue
+        listed[name] = digest
+    for name, digest in sorted(listed.items()):
+        f = path / name
+        if not f.is_file():
+            problems.append(f"{name}: listed in {MANIFEST} but missing")
+        elif file_sha256(f) != digest:
+            problems.append(f"{name}: its SHA-256 differs from {MANIFEST} (the file was changed or cut short)")
+    for f in sorted(path.iterdir()):
+        if f.suffix in {".csv", ".parquet"} and not f.name.startswith(".") and f.name not in listed:
+            problems.append(f"{f.name}: not listed in {MANIFEST}")
+    if problems:
+        raise ValidationError(f"{path}: the bundle does not match its {MANIFEST}; nothing was imported.",
+                              details=problems)
 
 
 def _read_one(f: Path, table: Table, out: Collector) -> pd.DataFrame | None:
@@ -214,6 +256,14 @@ def import_bundle(path: Path, *, actor: str = "cli", progress: Progress | None =
     Raises :class:`~openhsct.errors.ValidationError` (exit status 2) listing every problem as
     ``FILE:ROW:COLUMN: rule (value)``; nothing is written then.
     """
+    from openhsct.registry.locks import import_lock
+
+    with import_lock():  # another import's writes between reading the registry and writing would tear it
+        return _import_locked(Path(path), actor=actor, progress=progress, dry_run=dry_run)
+
+
+def _import_locked(path: Path, *, actor: str, progress: Progress | None, dry_run: bool) -> ImportReport:
+    """:func:`import_bundle` under the import lock. Returns the report."""
     from django.db import transaction
 
     out = Collector()

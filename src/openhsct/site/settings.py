@@ -46,6 +46,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "openhsct.registry.audit.AuditUserMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Last, so it sees a view's exception first: a still-locked SQLite database answers 503, not 500.
+    "openhsct.site.middleware.DatabaseBusyMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -81,7 +83,15 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # SQLite (docs/backup.md, "SQLite settings"): wait up to 30 s for another writer instead of failing
+    # with "database is locked"; take the write lock when a transaction starts (BEGIN IMMEDIATE), so two
+    # writers queue on the busy timeout rather than deadlock when a reader turns writer; write-ahead log
+    # with synchronous=FULL, so a committed transaction survives a power loss and readers never wait.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL",
+    })
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
