@@ -88,10 +88,12 @@ def row_rule(model: str, field: str, when: str, *, text: bool = False, empty_whe
     out = []
     if empty_when:
         out.append(models.CheckConstraint(condition=~Q(**{f"{when}__in": list(empty_when)}) | _empty(field, text),
-                                          name=f"{model.lower()}_{field}_empty_rule"))
+                                          name=f"{model.lower()}_{field}_empty_rule",
+                                          violation_error_message=f"{field} {rule.message(True)}"))
     if filled_when:
         out.append(models.CheckConstraint(condition=~Q(**{f"{when}__in": list(filled_when)}) | ~_empty(field, text),
-                                          name=f"{model.lower()}_{field}_filled_rule"))
+                                          name=f"{model.lower()}_{field}_filled_rule",
+                                          violation_error_message=f"{field} {rule.message(False)}"))
     return out
 
 
@@ -103,7 +105,10 @@ def in_range(name: str, field: str, low: int | str | None = None, high: int | st
         cond &= Q(**{f"{field}__gte": Decimal(str(low))})
     if high is not None:
         cond &= Q(**{f"{field}__lte": Decimal(str(high))})
-    return models.CheckConstraint(condition=Q(**{f"{field}__isnull": True}) | cond, name=name)
+    shown = " and ".join(x for x in (f"≥ {low}" if low is not None else "", f"≤ {high}" if high is not None else "")
+                         if x)
+    return models.CheckConstraint(condition=Q(**{f"{field}__isnull": True}) | cond, name=name,
+                                  violation_error_message=f"{field} must be {shown}")
 
 
 def _range(low: int | str, high: int | str) -> list:
@@ -186,7 +191,7 @@ class Patient(models.Model):
     consent_withdrawal_date = models.DateField(null=True, blank=True,
                                                help_text="Date consent was withdrawn (consent_status withdrawn)")
     last_contact_date = models.DateField(null=True, blank=True, help_text="Last date known alive")
-    row_version = models.PositiveIntegerField(default=1, help_text="Raised on every change (not exchanged)")
+    row_version = models.PositiveIntegerField(default=1, db_default=1, help_text="Raised on every change (not exchanged)")
 
     class Meta:
         ordering = ["centre__centre_code", "patient_code"]
@@ -204,7 +209,7 @@ class PatientRecord(models.Model):
     """Abstract base for every record that belongs to one patient."""
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
-    row_version = models.PositiveIntegerField(default=1, help_text="Raised on every change (not exchanged)")
+    row_version = models.PositiveIntegerField(default=1, db_default=1, help_text="Raised on every change (not exchanged)")
 
     class Meta:
         abstract = True
@@ -712,7 +717,8 @@ class MriScan(PatientRecord):
         constraints = [
             models.UniqueConstraint(fields=["patient", "scan_date"], name="mri_scan_unique"),
             models.CheckConstraint(condition=Q(comparator_scan_date__isnull=True)
-                                   | Q(comparator_scan_date__lt=F("scan_date")), name="mri_comparator_before_scan"),
+                                   | Q(comparator_scan_date__lt=F("scan_date")), name="mri_comparator_before_scan",
+                                   violation_error_message="comparator_scan_date must be before scan_date"),
         ]
 
 
@@ -748,7 +754,11 @@ class DmtExposure(PatientRecord):
         constraints = [
             models.UniqueConstraint(fields=["patient", "drug", "start_date"], name="dmt_exposure_unique"),
             models.CheckConstraint(condition=Q(last_dose_date__isnull=True) | Q(last_dose_date__gte=F("start_date")),
-                                   name="dmt_last_dose_after_start"),
+                                   name="dmt_last_dose_after_start",
+                                   violation_error_message="last_dose_date must be on or after start_date"),
+            models.CheckConstraint(condition=Q(last_dose_date__isnull=True) | Q(stop_date__isnull=True)
+                                   | Q(last_dose_date__lte=F("stop_date")), name="dmt_last_dose_before_stop",
+                                   violation_error_message="last_dose_date must be on or before stop_date"),
             *row_rule("DmtExposure", "restart_reason", "after_ahsct", text=True, empty_when=("no", "")),
         ]
 
