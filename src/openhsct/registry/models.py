@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 def validate_edss_step(value) -> None:
@@ -945,10 +946,18 @@ class AuditEvent(models.Model):
         DELETE = "delete", "Delete"
         IMPORT = "import", "Import"
         EXPORT = "export", "Export"
+        DOWNLOAD = "download", "Download"
+        VIEW = "view", "View of identifiable data"
+        LOGIN = "login", "Sign-in"
+        LOGIN_FAILED = "login_failed", "Failed sign-in"
+        LOGOUT = "logout", "Sign-out"
+        LOCKOUT = "lockout", "Account locked"
+        DENIED = "denied", "Request refused"
+        PERMISSION = "permission", "Role or permission change"
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True, help_text="When, in UTC")
     actor = models.CharField(max_length=150, help_text="username, or cli:<os user>")
-    action = models.CharField(max_length=8, choices=Action.choices)
+    action = models.CharField(max_length=16, help_text="create, update, delete, import, export, view, login, …")
     model = models.CharField(max_length=60, blank=True, default="")
     object_pk = models.CharField(max_length=40, blank=True, default="")
     centre_code = models.CharField(max_length=32, blank=True, default="", db_index=True)
@@ -956,6 +965,12 @@ class AuditEvent(models.Model):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     detail = models.JSONField(null=True, blank=True)
+    via = models.CharField(max_length=120, blank=True, default="", help_text="View name or command")
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    ip = models.CharField(max_length=45, blank=True, default="", help_text="Client address of the request")
+    prev_hash = models.CharField(max_length=64, blank=True, default="", help_text="Hash of the event before")
+    hash = models.CharField(max_length=64, blank=True, default="",
+                            help_text="sha256(prev_hash ‖ canonical row), see docs/audit.md")
 
     class Meta:
         ordering = ["-at", "-id"]
