@@ -31,6 +31,16 @@ def cast(db):
     return {"north": north, "south": south, **users}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def captured_logs():
+    """Every log record of the session, as production formats it, and the output of the servers tests
+    start (tests/security/test_logs.py scans it for planted canaries)."""
+    from tests.security.capture import session_capture
+
+    with session_capture() as capture:
+        yield capture
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _audit_trail_erasable_by_test_flush():
     """Transactional tests wipe the test database after each test; the audit trail's append-only guard

@@ -116,10 +116,13 @@ def add_user(
     centre: str = typer.Option(None, "--centre", help="Centre code (staff only)."),
     password: str = typer.Option(..., "--password", prompt=True, hide_input=True, confirmation_prompt=True),
 ) -> None:
-    """Create or update a user with a role: centre staff, monitor (read-only) or admin."""
+    """Create or update a user with a role: centre staff, monitor (read-only) or admin. The password needs
+    at least 12 characters and must not be a common one."""
     django()
     from openhsct.registry.users import ensure_user
+    from openhsct.site.passwords import require_good_password
 
+    require_good_password(password, username)
     ensure_user(username, password, role=role, centre_code=centre)
     console.print(f"User {username} ({role}{' ' + centre if centre else ''}) is ready.")
 

@@ -192,7 +192,9 @@ def serve_process(host: str, port: int, *, db_url: str | None, workers: int | No
         env["OPENHSCT_DATABASE_URL"] = db_url
     console.print(f"Serving on [bold]http://{host}:{port}/[/] — the public portal; data entry at "
                   f"http://{host}:{port}/clinic/ and /admin/. Press Ctrl+C to stop.")
-    cmd = [sys.executable, "-m", *gunicorn_args(host, port, workers=workers)]
+    # No gunicorn access log: its lines hold URL paths, and paths hold pseudonymous codes. The site logs one
+    # line per request itself, with the route pattern and the request id (openhsct.site.security).
+    cmd = [sys.executable, "-m", *gunicorn_args(host, port, workers=workers, access_log=False)]
     try:
         subprocess.run(cmd, env=env, check=True)
     except KeyboardInterrupt:

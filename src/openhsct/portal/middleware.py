@@ -10,7 +10,8 @@ published; registry data entry changes no public page.
 Only a GET with no session cookie, no messages cookie and no ``Authorization`` header is served from or
 stored in the cache: a signed-in person's request always goes through the whole stack and their page is
 never stored, so nobody can receive a page rendered for someone else. A response is stored only when the
-view marked it public, it is a 200 and it sets no cookie. Query strings are part of the key, but only
+view marked it public, it is a 200, it sets no cookie and it is not marked ``Cache-Control: no-store``
+(every signed-in page and private download is: :class:`openhsct.site.security.NoStoreMiddleware`). Query strings are part of the key, but only
 pages whose query names are in ``PUBLIC_QUERY`` are stored, so made-up parameters cannot fill the cache.
 """
 
@@ -67,6 +68,7 @@ class PublicPageCacheMiddleware:
             and response.status_code == 200
             and not response.streaming
             and not response.cookies
+            and "no-store" not in response.get("Cache-Control", "")
             and set(request.GET) <= PUBLIC_QUERY
         ):
             cache.set(key, (response.content, dict(response.items())), CACHE_SECONDS)

@@ -7,9 +7,13 @@ default, PostgreSQL for real deployments; the same migrations run on both.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
+
+from openhsct.site.logs import logging_config
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 HOME = Path(os.environ.get("OPENHSCT_HOME", Path.cwd() / "openhsct-data"))
@@ -27,6 +31,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "openhsct.registry",
     "openhsct.releases",
     "openhsct.portal",
@@ -34,14 +40,21 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A request id for every request, cached pages too; it is in the logs and on the 500 page (docs/security.md).
+    "openhsct.site.security.RequestIdMiddleware",
     # Whole public pages for anonymous GETs, before anything else runs (docs/portal.md, Caching).
     "openhsct.portal.middleware.PublicPageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "openhsct.site.security.SessionLimitMiddleware",
+    "openhsct.site.security.RequireTOTPMiddleware",
+    "openhsct.site.security.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "openhsct.registry.audit.AuditUserMiddleware",
@@ -54,10 +67,20 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Login throttling (openhsct.site.throttle, docs/security.md): 5 failures lock the account (by username and
+# by username and address, never a whole address) for 15 minutes; a higher per-address limit stops spraying.
 AXES_FAILURE_LIMIT = int(os.environ.get("OPENHSCT_LOGIN_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = 1  # hours
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
+AXES_HANDLER = "openhsct.site.throttle.LoginThrottleHandler"
+AXES_LOCKOUT_CALLABLE = "openhsct.site.throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "openhsct.site.throttle.client_ip"
+AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+OPENHSCT_LOGIN_IP_FAILURE_LIMIT = int(os.environ.get("OPENHSCT_LOGIN_IP_FAILURE_LIMIT", "50"))
+OPENHSCT_PROXY_COUNT = 0
+OPENHSCT_SECURITY_CONTACT = os.environ.get(
+    "OPENHSCT_SECURITY_CONTACT", "your centre's registry lead or the registry's administrator")
 
 ROOT_URLCONF = "openhsct.site.urls"
 WSGI_APPLICATION = "openhsct.site.wsgi.application"
@@ -119,13 +142,49 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
 ]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Sessions (OWASP ASVS 4.0 3.2-3.4): openhsct.site.security ends them on the server after 30 idle minutes
+# and 12 hours after sign-in; cookies HttpOnly and SameSite=Lax here, Secure in openhsct.settings.production.
+OPENHSCT_SESSION_IDLE_SECONDS = 30 * 60
+OPENHSCT_SESSION_ABSOLUTE_SECONDS = 12 * 60 * 60
+SESSION_COOKIE_AGE = OPENHSCT_SESSION_ABSOLUTE_SECONDS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# Monitors and administrators confirm a TOTP code after their password (openhsct.site.totp); on by default
+# in production settings.
+OPENHSCT_REQUIRE_TOTP_FOR_CROSS_CENTRE = os.environ.get("OPENHSCT_REQUIRE_TOTP_FOR_CROSS_CENTRE") == "1"
+OTP_TOTP_ISSUER = "OpenHSCT"
+
+# Headers: no inline script anywhere (CSP, django-csp); styles may be inline (the reports embed their
+# stylesheet so a saved report stands alone; docs/security.md). No framing, same-origin referrers, nosniff.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/clinic/"
 LOGOUT_REDIRECT_URL = "/"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"null": {"class": "logging.NullHandler"}},
-    "loggers": {"axes": {"handlers": ["null"], "propagate": False}},
-}
+LOGGING = logging_config()
