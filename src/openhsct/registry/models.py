@@ -65,7 +65,8 @@ class RowRule:
     def message(self, filled: bool) -> str:
         """The message for a row that breaks the rule: ``filled`` tells which half was broken."""
         codes = self.empty_when if filled else self.filled_when
-        shown = ", ".join(f"'{c}'" if c else "empty" for c in codes)
+        words = [f"'{c}'" if c else "empty" for c in codes]
+        shown = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
         return (f"must be empty when {self.when} is {shown}" if filled
                 else f"is required when {self.when} is {shown}")
 

@@ -533,23 +533,23 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='adverseevent',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('category__in', ['secondary_autoimmunity', 'other']), _negated=True), ('organism', ''), _connector='OR'), name='adverseevent_organism_empty_rule', violation_error_message="organism must be empty when category is 'secondary_autoimmunity', 'other'"),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('category__in', ['secondary_autoimmunity', 'other']), _negated=True), ('organism', ''), _connector='OR'), name='adverseevent_organism_empty_rule', violation_error_message="organism must be empty when category is 'secondary_autoimmunity' or 'other'"),
         ),
         migrations.AddConstraint(
             model_name='adverseevent',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('category__in', ['secondary_autoimmunity', 'other']), _negated=True), ('infection_site', ''), _connector='OR'), name='adverseevent_infection_site_empty_rule', violation_error_message="infection_site must be empty when category is 'secondary_autoimmunity', 'other'"),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('category__in', ['secondary_autoimmunity', 'other']), _negated=True), ('infection_site', ''), _connector='OR'), name='adverseevent_infection_site_empty_rule', violation_error_message="infection_site must be empty when category is 'secondary_autoimmunity' or 'other'"),
         ),
         migrations.AddConstraint(
             model_name='adverseevent',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('category__in', ['secondary_autoimmunity', 'other']), _negated=True), ('reactivation', ''), _connector='OR'), name='adverseevent_reactivation_empty_rule', violation_error_message="reactivation must be empty when category is 'secondary_autoimmunity', 'other'"),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('category__in', ['secondary_autoimmunity', 'other']), _negated=True), ('reactivation', ''), _connector='OR'), name='adverseevent_reactivation_empty_rule', violation_error_message="reactivation must be empty when category is 'secondary_autoimmunity' or 'other'"),
         ),
         migrations.AddConstraint(
             model_name='adverseevent',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('category__in', ['secondary_autoimmunity', 'other']), _negated=True), ('preemptive_treatment', ''), _connector='OR'), name='adverseevent_preemptive_treatment_empty_rule', violation_error_message="preemptive_treatment must be empty when category is 'secondary_autoimmunity', 'other'"),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('category__in', ['secondary_autoimmunity', 'other']), _negated=True), ('preemptive_treatment', ''), _connector='OR'), name='adverseevent_preemptive_treatment_empty_rule', violation_error_message="preemptive_treatment must be empty when category is 'secondary_autoimmunity' or 'other'"),
         ),
         migrations.AddConstraint(
             model_name='adverseevent',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('category__in', ['infection', 'other']), _negated=True), ('autoimmunity_type', ''), _connector='OR'), name='adverseevent_autoimmunity_type_empty_rule', violation_error_message="autoimmunity_type must be empty when category is 'infection', 'other'"),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('category__in', ['infection', 'other']), _negated=True), ('autoimmunity_type', ''), _connector='OR'), name='adverseevent_autoimmunity_type_empty_rule', violation_error_message="autoimmunity_type must be empty when category is 'infection' or 'other'"),
         ),
         migrations.AddConstraint(
             model_name='cellproduct',
@@ -605,7 +605,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='dmtexposure',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('after_ahsct__in', ['no', '']), _negated=True), ('restart_reason', ''), _connector='OR'), name='dmtexposure_restart_reason_empty_rule', violation_error_message="restart_reason must be empty when after_ahsct is 'no', empty"),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('after_ahsct__in', ['no', '']), _negated=True), ('restart_reason', ''), _connector='OR'), name='dmtexposure_restart_reason_empty_rule', violation_error_message="restart_reason must be empty when after_ahsct is 'no' or empty"),
         ),
         migrations.AddConstraint(
             model_name='edssvisit',
@@ -713,7 +713,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='transplant',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('neutrophil_engraftment_status__in', ['never_below', 'not_achieved']), _negated=True), ('neutrophil_engraftment_date__isnull', True), _connector='OR'), name='transplant_neutrophil_engraftment_date_empty_rule', violation_error_message="neutrophil_engraftment_date must be empty when neutrophil_engraftment_status is 'never_below', 'not_achieved'"),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('neutrophil_engraftment_status__in', ['never_below', 'not_achieved']), _negated=True), ('neutrophil_engraftment_date__isnull', True), _connector='OR'), name='transplant_neutrophil_engraftment_date_empty_rule', violation_error_message="neutrophil_engraftment_date must be empty when neutrophil_engraftment_status is 'never_below' or 'not_achieved'"),
         ),
         migrations.AddConstraint(
             model_name='transplant',
@@ -721,7 +721,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='transplant',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('platelet_engraftment_status__in', ['never_below', 'not_achieved']), _negated=True), ('platelet_engraftment_date__isnull', True), _connector='OR'), name='transplant_platelet_engraftment_date_empty_rule', violation_error_message="platelet_engraftment_date must be empty when platelet_engraftment_status is 'never_below', 'not_achieved'"),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('platelet_engraftment_status__in', ['never_below', 'not_achieved']), _negated=True), ('platelet_engraftment_date__isnull', True), _connector='OR'), name='transplant_platelet_engraftment_date_empty_rule', violation_error_message="platelet_engraftment_date must be empty when platelet_engraftment_status is 'never_below' or 'not_achieved'"),
         ),
         migrations.AddConstraint(
             model_name='transplant',
@@ -774,7 +774,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='reproductivehealth',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('pregnancy__in', ['no', 'unknown', '']), _negated=True), ('pregnancy_outcome', ''), _connector='OR'), name='reproductivehealth_pregnancy_outcome_empty_rule', violation_error_message="pregnancy_outcome must be empty when pregnancy is 'no', 'unknown', empty"),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('pregnancy__in', ['no', 'unknown', '']), _negated=True), ('pregnancy_outcome', ''), _connector='OR'), name='reproductivehealth_pregnancy_outcome_empty_rule', violation_error_message="pregnancy_outcome must be empty when pregnancy is 'no', 'unknown' or empty"),
         ),
         migrations.AddConstraint(
             model_name='secondtransplant',
