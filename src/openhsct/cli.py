@@ -18,7 +18,7 @@ from openhsct.errors import OpenHSCTError
 
 COMMAND_MODULES = (
     "registry", "site", "outcomes", "progression", "evidence", "portal", "decide", "comparative", "interop",
-    "release", "security", "backup",
+    "release", "security", "backup", "audit",
 )
 
 app = typer.Typer(
