@@ -123,9 +123,33 @@ _register(m.Cost, ("cost_date", "category", "amount", "currency"))
 class AuditEventAdmin(admin.ModelAdmin):
     """The audit history is read-only for everyone; staff see their own centre's entries."""
 
-    list_display = ("at", "actor", "action", "model", "object_pk", "centre_code", "patient_code")
+    list_display = ("at", "actor", "action", "model", "object_pk", "centre_code", "patient_code", "changed_fields",
+                    "via")
     list_filter = ("action", "model")
     search_fields = ("actor", "patient_code", "centre_code")
+    fields = ("at", "actor", "action", "model", "object_pk", "centre_code", "patient_code", "changes", "detail",
+              "via", "request_id", "ip", "prev_hash", "hash")
+    readonly_fields = fields
+
+    @admin.display(description="changed fields")
+    def changed_fields(self, obj) -> str:
+        """Returns the names of the fields the event changed, comma-separated."""
+        from openhsct.registry.audit import diff
+
+        return ", ".join(k for k, _, _ in diff(obj.before, obj.after))
+
+    @admin.display(description="values before → after")
+    def changes(self, obj):
+        """Returns an HTML table: one row per changed field, its value before and after."""
+        from django.utils.html import format_html, format_html_join
+
+        from openhsct.registry.audit import diff
+
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
+                                ((k, "—" if b is None else b, "—" if a is None else a)
+                                 for k, b, a in diff(obj.before, obj.after)))
+        return format_html('<table class="audit-diff"><thead><tr><th>field</th><th>before</th><th>after</th>'
+                           "</tr></thead><tbody>{}</tbody></table>", rows)
 
     def has_module_permission(self, request):
         return request.user.is_superuser or roles.membership(request.user) is not None

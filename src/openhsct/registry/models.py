@@ -958,7 +958,7 @@ class AuditEvent(models.Model):
 
     at = models.DateTimeField(default=timezone.now, db_index=True, help_text="When, in UTC")
     actor = models.CharField(max_length=150, help_text="username, or cli:<os user>")
-    action = models.CharField(max_length=16, help_text="create, update, delete, import, export, view, login, …")
+    action = models.CharField(max_length=16, choices=Action.choices)
     model = models.CharField(max_length=60, blank=True, default="")
     object_pk = models.CharField(max_length=40, blank=True, default="")
     centre_code = models.CharField(max_length=32, blank=True, default="", db_index=True)

@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='auditevent',
             name='action',
-            field=models.CharField(help_text='create, update, delete, import, export, view, login, …', max_length=16),
+            field=models.CharField(choices=[('create', 'Create'), ('update', 'Update'), ('delete', 'Delete'), ('import', 'Import'), ('export', 'Export'), ('download', 'Download'), ('view', 'View of identifiable data'), ('login', 'Sign-in'), ('login_failed', 'Failed sign-in'), ('logout', 'Sign-out'), ('lockout', 'Account locked'), ('denied', 'Request refused'), ('permission', 'Role or permission change')], max_length=16),
         ),
         migrations.AlterField(
             model_name='auditevent',
