@@ -145,8 +145,14 @@ def test_import_writes_one_event_with_checksum_and_counts(people, tmp_path):
     assert event.detail["source"] == str(folder)
     assert event.detail["created"] == report.created and event.detail["created"]["edss_visits"] == 4
     assert event.detail["created"]["centres"] == 0 and event.detail["unchanged"]["centres"] == 1
-    # one bundle event, not one per row
-    assert m.AuditEvent.objects.count() == before + 1
+    # one bundle event, and one create event with its values per new row
+    created_rows = sum(report.created.values())
+    assert m.AuditEvent.objects.count() == before + 1 + created_rows
+    rows = m.AuditEvent.objects.filter(action="create", detail__via="import")
+    assert rows.count() == created_rows and {e.actor for e in rows} == {"cli:importer"}
+    visit = rows.filter(model="EdssVisit").order_by("id").first()
+    stored = m.EdssVisit.objects.get(pk=visit.object_pk)
+    assert visit.after["edss"] == f"{stored.edss:.1f}" and visit.patient_code == stored.patient.patient_code
 
 
 def test_reimport_of_a_changed_row_records_before_and_after(people, tmp_path):

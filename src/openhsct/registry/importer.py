@@ -283,6 +283,10 @@ def _import_locked(path: Path, *, actor: str, progress: Progress | None, dry_run
         return report
     refs = References()
     with transaction.atomic():
+        from openhsct.registry.audit import begin_bulk_load, max_pk, record_rows
+
+        begin_bulk_load()  # the audit chain's lock first: the new rows are then exactly those above each mark
+        marks = {name: max_pk(table.model) for name, table in tables().items()}
         try:
             for name, table in tables().items():
                 _write_table(table, clean[name], registry[name], refs, report, actor)
@@ -292,6 +296,9 @@ def _import_locked(path: Path, *, actor: str, progress: Progress | None, dry_run
             refs.wait()
         finally:
             refs.close()
+        for name, table in tables().items():  # one create event per new row, in this transaction
+            if report.created.get(name):
+                record_rows(actor=actor, model=table.model, pks_after=marks[name], via="import")
         from openhsct.registry.audit import record_import
 
         touched = {code for frame in clean.values() if len(frame) for code in frame["centre_code"].unique()}
