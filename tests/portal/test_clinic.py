@@ -84,9 +84,13 @@ def test_completeness_counts_the_expected_records(registry):
 
 def test_overdue_lists_living_patients_without_a_recent_visit(registry):
     north = registry["north"]
-    assert selectors.overdue_followup(north, today=dt.date(2019, 4, 1)) == []
-    overdue = selectors.overdue_followup(north, today=dt.date(2019, 11, 1))
-    assert [(o.patient_code, o.last_visit) for o in overdue] == [("P001", dt.date(2019, 3, 18))]
+    # the centre's schedule (day 100, 6 and 12 months, then yearly, ±30 days): P001's 12-month visit of
+    # 2019-03-18 meets the milestone of 2019-03-20; the 24-month one (2020-03-20) is due from 2020-02-19
+    # and overdue after 2020-04-19
+    assert selectors.overdue_followup(north, today=dt.date(2019, 11, 1)) == []
+    assert [f.patient_code for f in selectors.followup_lists(north, today=dt.date(2020, 3, 1))["due"]] == ["P001"]
+    overdue = selectors.overdue_followup(north, today=dt.date(2020, 5, 1))
+    assert [(o.patient_code, o.last_visit, o.milestone) for o in overdue] == [("P001", dt.date(2019, 3, 18), "24 months")]
 
 
 # ------------------------------------------------------------------------------------------ access
@@ -152,7 +156,7 @@ def test_monitor_reads_every_centre_without_forms(registry, client):
     response = client.get("/clinic/NRT/patients/P001/")
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Read only" in page and "/add/" not in page and '<form method="post" action="/clinic' not in page
+    assert "Read only" in page and "/add/" not in page  # a monitor's forms are queries and verification only
 
 
 def test_patient_page_shows_the_timeline_and_the_forms_to_staff(registry, client):

@@ -1,5 +1,7 @@
 """Tables of the data manager's tools. Each refers to a registry record by its model name and primary key
-(``model`` + ``object_pk``), as the audit history does, so one table serves every kind of record.
+(``model`` + ``object_pk``), as the audit history does, so one table serves every kind of record. Every
+save of these tables is written to the audit history by :mod:`openhsct.registry.audit` (they belong to
+an audited app), with the values before and after.
 
 - :class:`WarningConfirmation`: a soft check a person confirmed ("I have checked this value");
 - :class:`Query`: a question on one field of one record (raised by a rule, a warning or a monitor),
@@ -75,7 +77,8 @@ class Query(RecordRef):
 
 
 class QueryMessage(models.Model):
-    """One step of a query's thread: raised, answered, closed or re-opened, with its text."""
+    """One step of a query's thread: raised, answered, closed or re-opened, with its text. It carries the
+    query's centre and patient so that the audit history of the patient shows each step with its text."""
 
     class Step(models.TextChoices):
         RAISE = "raise", "Raised"
@@ -84,6 +87,8 @@ class QueryMessage(models.Model):
         REOPEN = "reopen", "Re-opened"
 
     query = models.ForeignKey(Query, on_delete=models.CASCADE, related_name="messages")
+    centre = models.ForeignKey(Centre, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     step = models.CharField(max_length=8, choices=Step.choices)
     text = models.TextField()
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,

@@ -34,7 +34,14 @@ class ScopedAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         if obj is None:
             return request.user.is_superuser or roles.staff_centre(request.user) is not None
-        return roles.can_write_centre(request.user, roles.centre_of(obj))
+        from openhsct.quality.freeze import is_frozen  # a frozen record is read-only (docs/data-quality.md)
+
+        return roles.can_write_centre(request.user, roles.centre_of(obj)) and not is_frozen(obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        from openhsct.quality.freeze import with_freeze_check
+
+        return with_freeze_check(super().get_form(request, obj, change, **kwargs))
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)

@@ -220,6 +220,9 @@ def _validate(frames: dict[str, pd.DataFrame], out: Collector) -> tuple[dict, di
     check_references(effective, out)
     check_dates(effective, out)
     check_patient_consistency(effective, out)
+    from openhsct.quality.freeze import check_bundle as check_freezes
+
+    check_freezes(clean, registry, out)  # rows dated within a centre's data freeze (docs/data-quality.md)
     return clean, effective, registry
 
 

@@ -120,16 +120,26 @@ def _date_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
 
 
+def _row_limits(frame: pd.DataFrame, limit: pd.Timestamp, freezes: dict[str, dt.date] | None) -> pd.Series:
+    """Each row's cut: the release's, or its centre's freeze date when that is earlier."""
+    if not freezes:
+        return pd.Series(limit, index=frame.index)
+    frozen = {code: min(pd.Timestamp(day), limit) for code, day in freezes.items()}
+    return frame["centre_code"].astype(str).map(frozen).fillna(limit).astype("datetime64[ns]")
+
+
 def apply_cut(
-    tables: dict[str, pd.DataFrame], cut: dt.date, *, transplanted_only: bool = True
+    tables: dict[str, pd.DataFrame], cut: dt.date, *, transplanted_only: bool = True,
+    freezes: dict[str, dt.date] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The tables as known on ``cut`` (module docstring): patients transplanted by then (every patient
     when ``transplanted_only`` is false: the DMT comparators), rows dated by then, later dates inside kept
-    rows blanked, last contact moved back to the cut."""
+    rows blanked, last contact moved back to the cut. ``freezes`` (centre code -> date its data are frozen
+    up to) cuts a frozen centre at its freeze date when that is earlier (``docs/releases.md``)."""
     limit = pd.Timestamp(cut)
     if transplanted_only:
         tx = tables["transplants"]
-        chosen = tx.loc[(tx["day0"] <= limit).to_numpy(), ["centre_code", "patient_code"]]
+        chosen = tx.loc[(tx["day0"] <= _row_limits(tx, limit, freezes)).to_numpy(), ["centre_code", "patient_code"]]
     else:
         chosen = tables["patients"][["centre_code", "patient_code"]]
     kept = pd.MultiIndex.from_frame(chosen.astype(str))
@@ -143,12 +153,13 @@ def apply_cut(
         dates = _date_columns(f)
         if name != "patients" and dates:
             first = dates[0]
-            f = f.loc[~(f[first] > limit).to_numpy()]
+            f = f.loc[~(f[first] > _row_limits(f, limit, freezes)).to_numpy()]
             dates = dates[1:]
         for col in dates:
-            later = (f[col] > limit).to_numpy()
+            row_limit = _row_limits(f, limit, freezes)
+            later = (f[col] > row_limit).to_numpy()
             if col == "last_contact_date":
-                f.loc[later, col] = limit
+                f.loc[later, col] = row_limit[later]
             else:
                 f.loc[later, col] = pd.NaT
         out[name] = f.reset_index(drop=True)
@@ -190,15 +201,16 @@ def hold_back(tables: dict[str, pd.DataFrame], previous: dict[str, int]) -> dict
     return out
 
 
-def make_cut(tables: dict[str, pd.DataFrame], cut: dt.date, *, previous: dict[str, int] | None = None) -> Cut:
+def make_cut(tables: dict[str, pd.DataFrame], cut: dt.date, *, previous: dict[str, int] | None = None,
+             freezes: dict[str, dt.date] | None = None) -> Cut:
     """The cut of already-read typed tables: :func:`apply_cut`, then consent, then the digest. ``everyone``
     holds every consenting patient's rows by the cut, transplanted or not (the aHSCT-vs-DMT comparison).
     ``previous`` (centre -> patients published by the latest release) holds back a growth of 1-4
-    (:func:`hold_back`)."""
+    (:func:`hold_back`). ``freezes``: centres cut at their freeze date (:func:`apply_cut`)."""
     from openhsct.registry.consent import publishable
 
-    consent = publishable(apply_cut(tables, cut))
-    everyone = publishable(apply_cut(tables, cut, transplanted_only=False)).tables
+    consent = publishable(apply_cut(tables, cut, freezes=freezes))
+    everyone = publishable(apply_cut(tables, cut, transplanted_only=False, freezes=freezes)).tables
     used = hold_back(consent.tables, previous) if previous else consent.tables
     return Cut(
         cut=cut,

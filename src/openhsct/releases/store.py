@@ -102,7 +102,9 @@ def release_draft(
 
     settings = settings or BuildSettings()
     tables = read_registry(progress=(lambda name: progress(f"read {name}")) if progress else None)
-    cut = make_cut(tables, cut_date, previous=previous_sizes())
+    from openhsct.quality.freeze import freeze_dates
+
+    cut = make_cut(tables, cut_date, previous=previous_sizes(), freezes=freeze_dates())
     parts = build_parts(cut, settings, client=client, progress=progress)
     return store_release(cut, parts, settings, actor=actor, notes=notes)
 

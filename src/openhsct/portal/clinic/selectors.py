@@ -1,4 +1,5 @@
-"""Reads the clinicians' pages share: completeness, overdue follow-up, recent changes, a patient's timeline.
+"""Reads the clinicians' pages share: completeness, due and overdue follow-up (the centre's visit schedule,
+:mod:`openhsct.quality.schedule`), recent changes, patient search and a patient's timeline.
 
 Every function takes a centre (or patient) the caller has already been allowed to read by
 :mod:`openhsct.registry.roles`; none of them checks permissions itself.
@@ -12,9 +13,9 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, Max, OuterRef, QuerySet, Subquery
 
+from openhsct.quality.schedule import FollowUp
 from openhsct.registry import models as m
 
-FOLLOW_UP_OVERDUE_MONTHS = 7  # EDSS is expected every 6 months after aHSCT; one month of grace
 VISIT_WINDOW_MONTHS = 12
 MRI_WINDOW_MONTHS = 18
 RECENT_CHANGES = 20
@@ -156,29 +157,17 @@ def _followup(centre: m.Centre, today: dt.date) -> tuple[int, int]:
     return int(out["seen"].iloc[0]), int(out["alive"].iloc[0])
 
 
-@dataclass(frozen=True)
-class Overdue:
-    """A living transplanted patient whose last EDSS visit is too long ago (or who has none)."""
+def followup_lists(centre: m.Centre, today: dt.date | None = None) -> dict[str, list[FollowUp]]:
+    """``{"due": [...], "overdue": [...]}``: living transplanted patients whose latest scheduled visit of
+    the centre's protocol is due (its window is open) or overdue (its window closed without a visit)."""
+    from openhsct.quality.services import follow_up_lists
 
-    patient_code: str
-    day0: dt.date
-    last_visit: dt.date | None
+    return follow_up_lists(centre, today)
 
 
-def overdue_followup(centre: m.Centre, today: dt.date | None = None) -> list[Overdue]:
-    """Living transplanted patients with no EDSS visit in the last ``FOLLOW_UP_OVERDUE_MONTHS`` months,
-    longest-waiting first."""
-    today = today or dt.date.today()
-    since = months_before(today, FOLLOW_UP_OVERDUE_MONTHS)
-    rows = (
-        transplanted_patients(centre)
-        .exclude(_has(m.Death))
-        .exclude(_has(m.EdssVisit, visit_date__gte=since))
-        .annotate(last_visit=_latest(m.EdssVisit, "visit_date"), day0=_latest(m.Transplant, "day0"))
-        .values_list("patient_code", "day0", "last_visit")
-    )
-    out = [Overdue(code, day0, last) for code, day0, last in rows]
-    return sorted(out, key=lambda o: (o.last_visit or o.day0, o.patient_code))
+def overdue_followup(centre: m.Centre, today: dt.date | None = None) -> list[FollowUp]:
+    """The overdue half of :func:`followup_lists`, longest-waiting first."""
+    return followup_lists(centre, today)["overdue"]
 
 
 def recent_changes(centre: m.Centre, limit: int = RECENT_CHANGES) -> QuerySet[m.AuditEvent]:
@@ -186,9 +175,11 @@ def recent_changes(centre: m.Centre, limit: int = RECENT_CHANGES) -> QuerySet[m.
     return m.AuditEvent.objects.filter(centre_code=centre.centre_code)[:limit]
 
 
-def centre_patients(centre: m.Centre) -> QuerySet[m.Patient]:
+def centre_patients(centre: m.Centre, search: str = "") -> QuerySet[m.Patient]:
+    """The centre's patients (those whose code contains ``search``, ignoring case, when given), by code,
+    with day 0, last EDSS visit and whether they died."""
     return (
-        m.Patient.objects.filter(centre=centre)
+        m.Patient.objects.filter(centre=centre, patient_code__icontains=search.strip())
         .annotate(
             day0=_latest(m.Transplant, "day0"),
             last_visit=_latest(m.EdssVisit, "visit_date"),
@@ -200,11 +191,14 @@ def centre_patients(centre: m.Centre) -> QuerySet[m.Patient]:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One dated step of a patient's pathway, as shown on the patient page."""
+    """One dated step of a patient's pathway, as shown on the patient page, with the registry record it
+    comes from (``model`` and ``pk``)."""
 
     date: dt.date
     kind: str
     detail: str
+    model: str = ""
+    pk: int | None = None
 
 
 def patient_timeline(patient: m.Patient) -> list[TimelineEntry]:
@@ -212,31 +206,41 @@ def patient_timeline(patient: m.Patient) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
     add = entries.append
     for e in m.EligibilityAssessment.objects.filter(patient=patient):
-        add(TimelineEntry(e.assessment_date, "Eligibility", f"{e.get_decision_display()}, EDSS {e.edss}"))
+        add(TimelineEntry(e.assessment_date, "Eligibility", f"{e.get_decision_display()}, EDSS {e.edss}",
+                          "EligibilityAssessment", e.pk))
+    for mb in m.Mobilisation.objects.filter(patient=patient):
+        add(TimelineEntry(mb.start_date, "Mobilisation", mb.regimen, "Mobilisation", mb.pk))
     for c in m.Conditioning.objects.filter(patient=patient):
-        add(TimelineEntry(c.start_date, "Conditioning", f"{c.regimen} ({c.get_intensity_display()})"))
+        add(TimelineEntry(c.start_date, "Conditioning", f"{c.regimen} ({c.get_intensity_display()})",
+                          "Conditioning", c.pk))
     for t in m.Transplant.objects.filter(patient=patient):
-        add(TimelineEntry(t.day0, "Transplant (day 0)", f"CD34+ {t.cd34_infused_1e6_per_kg} ×10⁶/kg infused"))
+        add(TimelineEntry(t.day0, "Transplant (day 0)", f"CD34+ {t.cd34_infused_1e6_per_kg} ×10⁶/kg infused",
+                          "Transplant", t.pk))
         if t.neutrophil_engraftment_date:
             add(TimelineEntry(t.neutrophil_engraftment_date, "Engraftment", "neutrophils"))
         if t.platelet_engraftment_date:
             add(TimelineEntry(t.platelet_engraftment_date, "Engraftment", "platelets"))
     for v in m.EdssVisit.objects.filter(patient=patient):
-        add(TimelineEntry(v.visit_date, "EDSS visit", f"EDSS {v.edss}"))
+        add(TimelineEntry(v.visit_date, "EDSS visit", f"EDSS {v.edss}", "EdssVisit", v.pk))
     for r in m.Relapse.objects.filter(patient=patient):
-        add(TimelineEntry(r.onset_date, "Relapse", "onset"))
+        add(TimelineEntry(r.onset_date, "Relapse", "onset", "Relapse", r.pk))
     for s in m.MriScan.objects.filter(patient=patient):
-        add(TimelineEntry(s.scan_date, "MRI scan", _mri_detail(s)))
+        add(TimelineEntry(s.scan_date, "MRI scan", _mri_detail(s), "MriScan", s.pk))
+    for x in m.DmtExposure.objects.filter(patient=patient):
+        stop = f" to {x.stop_date:%Y-%m-%d}" if x.stop_date else ", not stopped"
+        add(TimelineEntry(x.start_date, "DMT", f"{x.drug} from {x.start_date:%Y-%m-%d}{stop}", "DmtExposure", x.pk))
     for a in m.AdverseEvent.objects.filter(patient=patient):
         add(
             TimelineEntry(
                 a.onset_date,
                 "Adverse event",
                 f"{a.ae_id}: {a.ctcae_term}, grade {a.grade} ({a.get_attribution_display().lower()})",
+                "AdverseEvent",
+                a.pk,
             )
         )
     for d in m.Death.objects.filter(patient=patient):
-        add(TimelineEntry(d.death_date, "Death", d.get_cause_category_display()))
+        add(TimelineEntry(d.death_date, "Death", d.get_cause_category_display(), "Death", d.pk))
     order = {"Death": 1}
     return sorted(entries, key=lambda e: (e.date, order.get(e.kind, 0)))
 
@@ -252,3 +256,4 @@ def consent_excluded(centre: m.Centre) -> int:
     publication outside its scope (the rule of :func:`openhsct.registry.consent.may_publish`)."""
     patients = m.Patient.objects.filter(centre=centre)
     return patients.count() - patients.filter(consent_status="given").exclude(consent_publication="no").count()
+
