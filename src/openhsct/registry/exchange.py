@@ -15,6 +15,7 @@ from django.core import validators as dj_validators
 from django.db import models as dj
 
 from openhsct.registry import models as m
+from openhsct.registry.dictionary_sources import SOURCES, ebmt_markdown
 
 # Tables in the order they must be written (a table's references come before it).
 TABLE_MODELS: dict[str, type[dj.Model]] = {
@@ -221,14 +222,28 @@ def data_dictionary_markdown() -> str:
         if doc and not doc.startswith(t.model.__name__ + "("):
             lines += [doc, ""]
         lines += [f"Key: {', '.join(f'`{k}`' for k in t.key)}", ""]
-        lines += ["| column | type | required | allowed values / range | description |", "|---|---|---|---|---|"]
+        lines += ["| column | type | required | allowed values / range | description | source |",
+                  "|---|---|---|---|---|---|"]
         for c in t.columns:
             lines.append(
                 f"| `{c.name}` | {c.kind} | {'yes' if c.required else 'no'} | {describe_rule(c)} | "
-                f"{c.description.replace('|', '/')} |"
+                f"{c.description.replace('|', '/')} | {SOURCES.get((t.name, c.name), '')} |"
             )
         lines.append("")
-    return "\n".join(lines)
+        rules = _row_rules_text(t)
+        if rules:
+            lines += ["Rules between columns (database CHECK constraints):", "", *rules, ""]
+    return "\n".join(lines) + "\n" + ebmt_markdown()
+
+
+def _row_rules_text(t: Table) -> list[str]:
+    """The table's rules between columns of one row, as Markdown list items."""
+    from openhsct.registry.item_rules import DATE_ORDERS
+
+    out = [f"- `{r.field}` {r.message(True)}" for r in m.ROW_RULES.get(t.model.__name__, []) if r.empty_when]
+    out += [f"- `{r.field}` {r.message(False)}" for r in m.ROW_RULES.get(t.model.__name__, []) if r.filled_when]
+    out += [f"- {o.message}" for o in DATE_ORDERS if o.table == t.name]
+    return out
 
 
 def describe_rule(c: Column) -> str:

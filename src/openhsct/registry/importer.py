@@ -19,6 +19,7 @@ from openhsct.errors import OpenHSCTError, ValidationError
 from openhsct.registry.bulk import References, insert_rows
 from openhsct.registry.exchange import NATURAL_REFS, Column, Table, tables
 from openhsct.registry.formats import text_to_canonical, text_to_python, typed_to_text
+from openhsct.registry.item_rules import check_item_dates, check_row_rules
 from openhsct.registry.rules import check_dates, check_patient_consistency, check_references
 from openhsct.registry.validation import (
     ROW,
@@ -220,6 +221,8 @@ def _validate(frames: dict[str, pd.DataFrame], out: Collector) -> tuple[dict, di
     check_references(effective, out)
     check_dates(effective, out)
     check_patient_consistency(effective, out)
+    check_row_rules(clean, out)  # rules between the columns of one row (CHECK constraints)
+    check_item_dates(effective, out)
     from openhsct.quality.freeze import check_bundle as check_freezes
 
     check_freezes(clean, registry, out)  # rows dated within a centre's data freeze (docs/data-quality.md)

@@ -70,6 +70,12 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "gcsf",
         "start_date",
         "end_date",
+        "weight_kg",
+        "height_cm",
+        "gcsf_ug_per_kg_day",
+        "gcsf_days",
+        "plerixafor",
+        "steroid_cover",
     ),
     "apheresis": (
         CC,
@@ -79,6 +85,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "collection_date",
         "cd34_1e6_per_kg",
         "volume_ml",
+        "cell_source",
     ),
     "cell_products": (
         CC,
@@ -88,9 +95,11 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "cryopreservation_date",
         "storage_location",
         "status",
+        "preservation",
     ),
     "custody_events": (CC, PC, "bag_id", "seq", "event", "event_at", "performed_by", "location"),
-    "conditioning": (CC, PC, "regimen", "intensity", "atg", "rituximab", "start_date", "end_date"),
+    "conditioning": (CC, PC, "regimen", "intensity", "atg", "rituximab", "start_date", "end_date", "weight_kg",
+                     "height_cm", "atg_brand", "atg_mg_per_kg", "steroid_cover", "tbi_gy", "rituximab_mg"),
     "conditioning_drugs": (CC, PC, "drug", "total_dose", "dose_unit"),
     "transplants": (
         CC,
@@ -101,6 +110,22 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "discharge_date",
         "neutrophil_engraftment_date",
         "platelet_engraftment_date",
+        "graft_manipulation",
+        "neutrophil_engraftment_status",
+        "platelet_engraftment_status",
+        "engraftment_convention",
+        "cmv_serostatus",
+        "ebv_serostatus",
+        "antiviral_prophylaxis",
+        "pjp_prophylaxis",
+        "antifungal_prophylaxis",
+        "hct_ci",
+        "karnofsky",
+        "lvef_percent",
+        "activity_modifier",
+        "progression_modifier",
+        "edss_12m_before",
+        "edss_24m_before",
     ),
     "adverse_events": (
         CC,
@@ -113,14 +138,31 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "resolution_date",
         "attribution",
         "serious",
+        "organism",
+        "infection_site",
+        "reactivation",
+        "preemptive_treatment",
+        "autoimmunity_type",
     ),
-    "deaths": (CC, PC, "death_date", "cause", "cause_category", "transplant_related"),
-    "edss_visits": (CC, PC, "visit_date", "edss"),
-    "relapses": (CC, PC, "onset_date"),
-    "mri_scans": (CC, PC, "scan_date", "t2_assessed", "new_enlarging_t2", "gd_assessed", "gd_lesions"),
-    "dmt_exposures": (CC, PC, "drug", "start_date", "stop_date"),
+    "deaths": (CC, PC, "death_date", "cause", "cause_category", "transplant_related", "primary_cause",
+               "contributory_cause_1", "contributory_cause_2", "autopsy"),
+    "edss_visits": (CC, PC, "visit_date", "edss", "fs_visual", "fs_brainstem", "fs_pyramidal", "fs_cerebellar",
+                    "fs_sensory", "fs_bowel_bladder", "fs_cerebral", "fs_ambulation", "assessor_certified",
+                    "assessor_blinded", "assessment_mode", "t25fw_s", "nhpt_dominant_s", "nhpt_nondominant_s",
+                    "sdmt"),
+    "relapses": (CC, PC, "onset_date", "objective_signs", "infection_excluded", "steroids", "severity"),
+    "mri_scans": (CC, PC, "scan_date", "t2_assessed", "new_enlarging_t2", "gd_assessed", "gd_lesions", "region",
+                  "field_strength", "comparator_scan_date", "reading", "steroids_within_30d"),
+    "dmt_exposures": (CC, PC, "drug", "start_date", "stop_date", "last_dose_date", "stop_reason", "after_ahsct",
+                      "restart_reason"),
     "costs": (CC, PC, "cost_date", "category", "amount", "currency"),
     "pro_answers": (CC, PC, "response_date", "instrument", "item", "answer", "source"),
+    "viral_loads": (CC, PC, "sample_date", "virus", "load_iu_per_ml", "reactivation", "preemptive_treatment"),
+    "igg_levels": (CC, PC, "sample_date", "igg_g_per_l", "replacement"),
+    "late_effects": (CC, PC, "effect_id", "effect", "diagnosis_date", "description"),
+    "reproductive_health": (CC, PC, "record_date", "amenorrhoea", "menopause", "amh_pmol_per_l",
+                            "fertility_preservation", "pregnancy", "pregnancy_outcome"),
+    "second_transplants": (CC, PC, "transplant_date", "kind", "indication"),
 }
 
 # Column kinds for typed (Parquet) output, matching openhsct.registry.formats.typed_frame.
@@ -146,6 +188,11 @@ _DATE_COLS = {
     "scan_date",
     "stop_date",
     "cost_date",
+    "comparator_scan_date",
+    "last_dose_date",
+    "sample_date",
+    "record_date",
+    "transplant_date",
 }
 _DATETIME_COLS = {"event_at"}
 _DECIMAL_COLS = {
@@ -156,6 +203,19 @@ _DECIMAL_COLS = {
     "total_dose",
     "cd34_infused_1e6_per_kg",
     "amount",
+    "weight_kg",
+    "height_cm",
+    "gcsf_ug_per_kg_day",
+    "atg_mg_per_kg",
+    "tbi_gy",
+    "rituximab_mg",
+    "edss_12m_before",
+    "edss_24m_before",
+    "t25fw_s",
+    "nhpt_dominant_s",
+    "nhpt_nondominant_s",
+    "igg_g_per_l",
+    "amh_pmol_per_l",
 }
 _INTEGER_COLS = {
     "birth_year",
@@ -165,6 +225,20 @@ _INTEGER_COLS = {
     "seq",
     "grade",
     "new_enlarging_t2",
+    "gcsf_days",
+    "hct_ci",
+    "karnofsky",
+    "lvef_percent",
+    "fs_visual",
+    "fs_brainstem",
+    "fs_pyramidal",
+    "fs_cerebellar",
+    "fs_sensory",
+    "fs_bowel_bladder",
+    "fs_cerebral",
+    "fs_ambulation",
+    "sdmt",
+    "load_iu_per_ml",
 }
 
 _NA = -(10**9)  # missing date (days) in the integer arrays
@@ -578,7 +652,10 @@ def generate(centres: int, patients: int, seed: int, as_of: date = AS_OF) -> dic
     )
     tables["costs"] = _costs_table(coh, collections, rng)
     tables["pro_answers"] = pro_answers_table(tables["edss_visits"], seed)
-    return {name: tables[name] for name in TABLE_COLUMNS}
+    from openhsct.registry.synth_items import add_items  # it builds on this module's helpers
+
+    add_items(tables, coh, seed, _to_day(as_of))  # its own random stream: the tables above are unchanged
+    return {name: tables[name][list(columns)] for name, columns in TABLE_COLUMNS.items()}
 
 
 DMT_NAMES = np.array([d[0] for d in DMTS], dtype=object)

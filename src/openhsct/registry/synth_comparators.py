@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from openhsct.registry import synth as S
+from openhsct.registry.synth_items import ITEM_COLUMNS
 
 TRUE_HR_CDW = 0.35  # aHSCT vs DMT, latent worsening (illustrative; MIST HR 0.07, MSBase vs fingolimod ~0.3)
 TRUE_RATE_RATIO = 0.20  # aHSCT vs DMT relapse rate (illustrative; MSBase ARR 0.09 vs 0.2-0.4 on DMTs)
@@ -70,8 +71,8 @@ def add_comparators(
         extra = pd.DataFrame(rows, columns=list(_COLUMNS[name])).astype(object)
         for col in S.TABLE_COLUMNS[name]:
             if col not in extra.columns:  # a column this generator does not know: the bundle's usual value
-                mode = tables[name][col].mode()
-                extra[col] = mode.iloc[0] if len(mode) else ""
+                mode = tables[name][col].mode()  # (the transplant items stay empty: these were never transplanted)
+                extra[col] = mode.iloc[0] if len(mode) and col not in ITEM_COLUMNS else ""
         extra = extra[list(S.TABLE_COLUMNS[name])]
         merged = pd.concat([tables[name].astype(object), extra], ignore_index=True)
         key = [c for c in _SORT[name] if c in merged.columns]
