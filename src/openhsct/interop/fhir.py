@@ -121,6 +121,15 @@ SPECS: dict[str, Spec] = {
         "system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey"}]}],
         "code": {"coding": [{"system": f"{BASE}/CodeSystem/pro-item"}]}},
         {"response_date": "effectiveDateTime", "item": "code.coding.0.code", "answer": "valueString"}),
+    "viral_loads": _obs(_local("viral-load", "Viral load (DNA, IU/mL)"), sample_date="effectiveDateTime"),
+    "igg_levels": Spec("Observation", {"status": "final", "code": _local("serum-igg", "Serum IgG"),
+                                       "valueQuantity": {"unit": "g/L"}},
+                       {"sample_date": "effectiveDateTime", "igg_g_per_l": "valueQuantity.value"}),
+    "late_effects": _obs(_local("late-effect", "Late effect of transplant"), diagnosis_date="effectiveDateTime"),
+    "reproductive_health": _obs(_local("reproductive-health", "Gonadal function and fertility"),
+                                record_date="effectiveDateTime"),
+    "second_transplants": Spec("Procedure", {"status": "completed", "code": _local(
+        "further-hsct", "Further haematopoietic stem cell transplant")}, {"transplant_date": "performedDateTime"}),
 }
 SINGLE_IDENTIFIER = {"AdverseEvent"}  # identifier 0..1 in R4
 # Elements with a fixed system beside a mapped code

@@ -124,6 +124,11 @@ _register(m.Relapse, ("onset_date",))
 _register(m.MriScan, ("scan_date", "new_enlarging_t2", "gd_lesions"))
 _register(m.DmtExposure, ("drug", "start_date", "stop_date"))
 _register(m.Cost, ("cost_date", "category", "amount", "currency"))
+_register(m.ViralLoad, ("sample_date", "virus", "load_iu_per_ml", "reactivation"), "sample_date")
+_register(m.IggLevel, ("sample_date", "igg_g_per_l", "replacement"), "sample_date")
+_register(m.LateEffect, ("effect_id", "effect", "diagnosis_date"))
+_register(m.ReproductiveHealth, ("record_date", "amenorrhoea", "pregnancy"), "record_date")
+_register(m.SecondTransplant, ("transplant_date", "kind", "indication"))
 
 
 @admin.register(m.AuditEvent)

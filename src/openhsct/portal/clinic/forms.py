@@ -128,8 +128,13 @@ class EdssVisitForm(BundleRowForm):
 
     class Meta:
         model = m.EdssVisit
-        fields = ["visit_date", "edss"]
-        labels = {"visit_date": "Visit date", "edss": "EDSS"}
+        fields = ["visit_date", "edss", "assessment_mode", "assessor_certified", "assessor_blinded",
+                  *m.FUNCTIONAL_SYSTEMS, "t25fw_s", "nhpt_dominant_s", "nhpt_nondominant_s", "sdmt"]
+        labels = {"visit_date": "Visit date", "edss": "EDSS", "assessment_mode": "How the EDSS was obtained",
+                  "assessor_certified": "Assessor Neurostatus-certified", "assessor_blinded": "Assessor blinded",
+                  **{name: f"FS {label.split(' (')[0].lower()}" for name, (label, _) in m.FUNCTIONAL_SYSTEMS.items()},
+                  "t25fw_s": "Timed 25-foot walk (s)", "nhpt_dominant_s": "9-hole peg test, dominant hand (s)",
+                  "nhpt_nondominant_s": "9-hole peg test, other hand (s)", "sdmt": "SDMT (correct answers)"}
 
 
 class RelapseForm(BundleRowForm):
@@ -137,8 +142,10 @@ class RelapseForm(BundleRowForm):
 
     class Meta:
         model = m.Relapse
-        fields = ["onset_date"]
-        labels = {"onset_date": "Relapse onset date"}
+        fields = ["onset_date", "objective_signs", "infection_excluded", "steroids", "severity"]
+        labels = {"onset_date": "Relapse onset date", "objective_signs": "New objective signs",
+                  "infection_excluded": "Fever and infection excluded", "steroids": "Corticosteroids given",
+                  "severity": "Severity"}
 
 
 class MriScanForm(BundleRowForm):
@@ -146,13 +153,19 @@ class MriScanForm(BundleRowForm):
 
     class Meta:
         model = m.MriScan
-        fields = ["scan_date", "t2_assessed", "new_enlarging_t2", "gd_assessed", "gd_lesions"]
+        fields = ["scan_date", "t2_assessed", "new_enlarging_t2", "gd_assessed", "gd_lesions", "region",
+                  "field_strength", "comparator_scan_date", "reading", "steroids_within_30d"]
         labels = {
             "scan_date": "Scan date",
             "t2_assessed": "New/enlarging T2 assessed",
             "new_enlarging_t2": "New or enlarging T2 lesions",
             "gd_assessed": "Gadolinium given",
             "gd_lesions": "Gd-enhancing lesions",
+            "region": "Region",
+            "field_strength": "Field strength",
+            "comparator_scan_date": "Compared with the scan of",
+            "reading": "Reading",
+            "steroids_within_30d": "Corticosteroids in the 30 days before",
         }
 
 
@@ -170,8 +183,18 @@ class AdverseEventForm(BundleRowForm):
             "resolution_date",
             "attribution",
             "serious",
+            "organism",
+            "infection_site",
+            "reactivation",
+            "preemptive_treatment",
+            "autoimmunity_type",
         ]
         labels = {
+            "organism": "Infection: organism",
+            "infection_site": "Infection: site",
+            "reactivation": "Infection: viral reactivation",
+            "preemptive_treatment": "Infection: pre-emptive treatment",
+            "autoimmunity_type": "Secondary autoimmunity: disease",
             "ae_id": "Adverse event identifier",
             "ctcae_term": "CTCAE term",
             "grade": "CTCAE grade",
@@ -191,10 +214,94 @@ class AdverseEventForm(BundleRowForm):
             self.initial.setdefault("ae_id", f"AE{n}")
 
 
+def _next_id(model, patient: m.Patient, field: str, prefix: str) -> str:
+    """The first ``<prefix><n>`` identifier the patient has not used in ``model.field``."""
+    taken = set(model.objects.filter(patient=patient).values_list(field, flat=True))
+    n = len(taken) + 1
+    while f"{prefix}{n}" in taken:
+        n += 1
+    return f"{prefix}{n}"
+
+
+class DmtExposureForm(BundleRowForm):
+    """A disease-modifying therapy course, its stop, and a restart after aHSCT (an outcome)."""
+
+    table_name = "dmt_exposures"
+
+    class Meta:
+        model = m.DmtExposure
+        fields = ["drug", "start_date", "stop_date", "last_dose_date", "stop_reason", "after_ahsct", "restart_reason"]
+        labels = {"drug": "Drug", "start_date": "Start date", "stop_date": "Stop date",
+                  "last_dose_date": "Last dose or infusion", "stop_reason": "Why it was stopped",
+                  "after_ahsct": "Started after aHSCT (a restart)", "restart_reason": "Why it was restarted"}
+
+
+class ViralLoadForm(BundleRowForm):
+    table_name = "viral_loads"
+
+    class Meta:
+        model = m.ViralLoad
+        fields = ["sample_date", "virus", "load_iu_per_ml", "reactivation", "preemptive_treatment"]
+        labels = {"sample_date": "Sample date", "virus": "Virus", "load_iu_per_ml": "Viral load (IU/mL)",
+                  "reactivation": "Reactivation", "preemptive_treatment": "Pre-emptive treatment"}
+
+
+class IggLevelForm(BundleRowForm):
+    table_name = "igg_levels"
+
+    class Meta:
+        model = m.IggLevel
+        fields = ["sample_date", "igg_g_per_l", "replacement"]
+        labels = {"sample_date": "Sample date", "igg_g_per_l": "Serum IgG (g/L)",
+                  "replacement": "Immunoglobulin replacement"}
+
+
+class LateEffectForm(BundleRowForm):
+    table_name = "late_effects"
+
+    class Meta:
+        model = m.LateEffect
+        fields = ["effect_id", "effect", "diagnosis_date", "description"]
+        labels = {"effect_id": "Late effect identifier", "effect": "Late effect", "diagnosis_date": "Diagnosis date",
+                  "description": "Description (e.g. histology)"}
+
+    def __init__(self, *args, patient: m.Patient, **kwargs):
+        super().__init__(*args, patient=patient, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("effect_id", _next_id(m.LateEffect, patient, "effect_id", "L"))
+
+
+class ReproductiveHealthForm(BundleRowForm):
+    table_name = "reproductive_health"
+
+    class Meta:
+        model = m.ReproductiveHealth
+        fields = ["record_date", "amenorrhoea", "menopause", "amh_pmol_per_l", "fertility_preservation", "pregnancy",
+                  "pregnancy_outcome"]
+        labels = {"record_date": "Date", "amenorrhoea": "Amenorrhoea", "menopause": "Menopause",
+                  "amh_pmol_per_l": "AMH (pmol/L)", "fertility_preservation": "Fertility preservation",
+                  "pregnancy": "Pregnancy", "pregnancy_outcome": "Pregnancy outcome"}
+
+
+class SecondTransplantForm(BundleRowForm):
+    table_name = "second_transplants"
+
+    class Meta:
+        model = m.SecondTransplant
+        fields = ["transplant_date", "kind", "indication"]
+        labels = {"transplant_date": "Day 0 of the further transplant", "kind": "Kind", "indication": "Indication"}
+
+
 # URL slug -> (form, heading of its section on the patient page)
 FORMS: dict[str, tuple[type[BundleRowForm], str]] = {
     "edss": (EdssVisitForm, "Add an EDSS visit"),
     "relapse": (RelapseForm, "Add a relapse"),
     "mri": (MriScanForm, "Add an MRI scan"),
     "ae": (AdverseEventForm, "Add an adverse event"),
+    "dmt": (DmtExposureForm, "Add a disease-modifying therapy (or a restart after aHSCT)"),
+    "viral-load": (ViralLoadForm, "Add a viral load"),
+    "igg": (IggLevelForm, "Add a serum IgG"),
+    "late-effect": (LateEffectForm, "Add a late effect"),
+    "reproductive": (ReproductiveHealthForm, "Add reproductive health"),
+    "second-transplant": (SecondTransplantForm, "Add a further transplant"),
 }

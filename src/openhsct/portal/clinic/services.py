@@ -16,15 +16,15 @@ from openhsct.registry import models as m
 
 
 @transaction.atomic
-def edss_visit_create(*, patient: m.Patient, visit_date: dt.date, edss: Decimal) -> m.EdssVisit:
-    """Record one EDSS assessment."""
-    return m.EdssVisit.objects.create(patient=patient, visit_date=visit_date, edss=edss)
+def edss_visit_create(*, patient: m.Patient, visit_date: dt.date, edss: Decimal, **details) -> m.EdssVisit:
+    """Record one EDSS assessment (``details``: functional systems, assessor, timed tests)."""
+    return m.EdssVisit.objects.create(patient=patient, visit_date=visit_date, edss=edss, **details)
 
 
 @transaction.atomic
-def relapse_create(*, patient: m.Patient, onset_date: dt.date) -> m.Relapse:
-    """Record the onset of one clinical relapse."""
-    return m.Relapse.objects.create(patient=patient, onset_date=onset_date)
+def relapse_create(*, patient: m.Patient, onset_date: dt.date, **details) -> m.Relapse:
+    """Record the onset of one clinical relapse (``details``: its confirmation and severity)."""
+    return m.Relapse.objects.create(patient=patient, onset_date=onset_date, **details)
 
 
 @transaction.atomic
@@ -36,8 +36,10 @@ def mri_scan_create(
     new_enlarging_t2: int | None,
     gd_assessed: str,
     gd_lesions: int | None,
+    **details,
 ) -> m.MriScan:
-    """Record one MRI scan; counts are given only when the matching assessment was done."""
+    """Record one MRI scan; counts are given only when the matching assessment was done (``details``:
+    region, field strength, comparator scan, reading, steroids)."""
     return m.MriScan.objects.create(
         patient=patient,
         scan_date=scan_date,
@@ -45,6 +47,7 @@ def mri_scan_create(
         new_enlarging_t2=new_enlarging_t2,
         gd_assessed=gd_assessed,
         gd_lesions=gd_lesions,
+        **details,
     )
 
 
@@ -60,8 +63,9 @@ def adverse_event_create(
     resolution_date: dt.date | None,
     attribution: str,
     serious: str,
+    **details,
 ) -> m.AdverseEvent:
-    """Record one adverse event (CTCAE v5 term and grade)."""
+    """Record one adverse event (CTCAE v5 term and grade; ``details``: infection and autoimmunity codes)."""
     return m.AdverseEvent.objects.create(
         patient=patient,
         ae_id=ae_id,
@@ -72,4 +76,17 @@ def adverse_event_create(
         resolution_date=resolution_date,
         attribution=attribution,
         serious=serious,
+        **details,
     )
+
+
+def record_create(model: type[m.PatientRecord]):
+    """A service that records one row of ``model`` for a patient from validated form values. Returns
+    the function; it returns the saved record."""
+
+    @transaction.atomic
+    def create(*, patient: m.Patient, **values) -> m.PatientRecord:
+        return model.objects.create(patient=patient, **values)
+
+    create.__doc__ = f"Record one {model._meta.verbose_name}."
+    return create

@@ -30,8 +30,17 @@ SERVICES = {
     "relapse": services.relapse_create,
     "mri": services.mri_scan_create,
     "ae": services.adverse_event_create,
+    "dmt": services.record_create(m.DmtExposure),
+    "viral-load": services.record_create(m.ViralLoad),
+    "igg": services.record_create(m.IggLevel),
+    "late-effect": services.record_create(m.LateEffect),
+    "reproductive": services.record_create(m.ReproductiveHealth),
+    "second-transplant": services.record_create(m.SecondTransplant),
 }
-SAVED = {"edss": "EDSS visit", "relapse": "Relapse", "mri": "MRI scan", "ae": "Adverse event"}
+SAVED = {"edss": "EDSS visit", "relapse": "Relapse", "mri": "MRI scan", "ae": "Adverse event",
+         "dmt": "Disease-modifying therapy", "viral-load": "Viral load", "igg": "Serum IgG",
+         "late-effect": "Late effect", "reproductive": "Reproductive health record",
+         "second-transplant": "Further transplant"}
 PATIENTS_PER_PAGE = 25
 FOLLOWUP_PER_PAGE = 20
 CONFIRM = "confirm"  # the "I have checked this value" checkbox, prefixed by the form's slug
