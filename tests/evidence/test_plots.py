@@ -25,7 +25,7 @@ def test_funnel_region_is_centred_on_the_estimate(bcg):
 
 def test_forest_chart_is_svg():
     svg = forest_chart_svg(pooled_outcome("trm", model="logit"))
-    assert svg.startswith("<svg") and "uk2025_realworld" in svg
+    assert svg.startswith("<svg") and "Muraro 2025 (UK, n = 364)" in svg and "uk2025_realworld" not in svg
 
 
 def test_a_single_study_has_no_pooled_row_and_keeps_its_exact_interval():

@@ -219,7 +219,8 @@ def test_sorting_is_done_on_the_server(small_registry, client):
     by_n = order("-n")
     assert by_n[:2] == ["SYN01", "SYN02"] and by_n[-1] == "SYN03"  # suppressed last
     assert order("n")[:2] == ["SYN02", "SYN01"]
-    assert order("nonsense") == ["SYN01", "SYN02", "SYN03"]
+    # an unknown key keeps the default order: by country (GBR, RUS, USA), never by an outcome
+    assert order("nonsense") == order("country") == ["SYN03", "SYN01", "SYN02"]
 
 
 def test_unknown_centre_is_404(small_registry, client):

@@ -13,28 +13,59 @@ from scipy import stats
 from openhsct.evidence.effects import escalc_prop, transf_ilogit
 from openhsct.evidence.meta import RMAResult
 from openhsct.evidence.pooling import PooledOutcome
+from openhsct.evidence.rates import clopper_pearson
+
+
+def _study_text(keys: pd.Series) -> tuple[list[str], list[str]]:
+    """The public label (``Author Year (country, n = N)``) and citation of each study key
+    (:mod:`openhsct.evidence.display`), read from the shipped cohorts table."""
+    from openhsct.evidence.dataset import load_cohorts
+    from openhsct.evidence.display import public_citation, study_label, unique_labels
+
+    rows = load_cohorts().set_index("key")
+    records = [{"key": k, **rows.loc[k].to_dict()} if k in rows.index else {"key": k} for k in keys]
+    return unique_labels([study_label(r) for r in records]), [public_citation(r) for r in records]
+
+
+def _study_intervals(events: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each study's interval: ``expit(yi -/+ z sqrt(vi))`` with escalc ``PLO`` (1/2 added to zero cells)
+    when 0 < events < n; the exact Clopper-Pearson interval when a study has no event or only events
+    (there the logit interval with its 1/2 correction would exclude 0% or 100%, which the data allow)."""
+    yi, vi = escalc_prop(events, n, "PLO")
+    z = stats.norm.isf((1 - level / 100) / 2)
+    lower = np.array(transf_ilogit(yi - z * np.sqrt(vi)), dtype=float)
+    upper = np.array(transf_ilogit(yi + z * np.sqrt(vi)), dtype=float)
+    for i in np.flatnonzero((events <= 0) | (events >= n)):
+        exact = clopper_pearson(float(events[i]), float(n[i]), level / 100)
+        lower[i], upper[i] = exact.lower, exact.upper
+    return lower, upper
 
 
 def forest_data(pooled: PooledOutcome) -> pd.DataFrame:
-    """One row per study (observed proportion with its 95% logit-scale CI, ``weight_pct``, citation) and a
-    last row ``key = "pooled"`` with the pooled proportion (population-averaged for ``glmm``), its CI and
-    the prediction interval; no pooled row when the result is a single study (nothing is pooled).
+    """One row per study (observed proportion with its 95% CI, ``weight_pct``, its public ``label`` and
+    ``citation``) and a last row ``key = "pooled"`` with the pooled proportion (population-averaged for
+    ``glmm``), its CI and the prediction interval; no pooled row when the result is a single study
+    (nothing is pooled).
 
-    Study CIs are ``expit(yi -/+ z sqrt(vi))`` with escalc ``PLO`` (1/2 added to zero cells); a single
-    study keeps the exact Clopper-Pearson interval of the result.
+    Study CIs are ``expit(yi -/+ z sqrt(vi))`` with escalc ``PLO``, exact (Clopper-Pearson) for studies
+    with 0 or n events (:func:`_study_intervals`); a single study keeps the exact Clopper-Pearson
+    interval of the result. ``events`` is a count of people with the outcome's event only for count
+    outcomes (deaths); for outcomes reported as a percentage it is the percentage times the patients
+    (not a count of people, see :mod:`openhsct.evidence.pooling`).
     """
     s = pooled.studies
-    yi, vi = escalc_prop(s["events"].to_numpy(float), s["n"].to_numpy(float), "PLO")
-    z = stats.norm.isf((1 - pooled.level / 100) / 2)
+    labels, citations = _study_text(s["key"])
+    ci_lower, ci_upper = _study_intervals(s["events"].to_numpy(float), s["n"].to_numpy(float), pooled.level)
     rows = pd.DataFrame(
         {
             "key": s["key"],
-            "citation": s["citation"],
+            "label": labels,
+            "citation": citations,
             "n": s["n"],
             "events": s["events"],
             "proportion": s["observed"],
-            "ci_lower": transf_ilogit(yi - z * np.sqrt(vi)),
-            "ci_upper": transf_ilogit(yi + z * np.sqrt(vi)),
+            "ci_lower": ci_lower,
+            "ci_upper": ci_upper,
             "weight_pct": s["weight_pct"],
             "pi_lower": np.nan,
             "pi_upper": np.nan,
@@ -48,6 +79,7 @@ def forest_data(pooled: PooledOutcome) -> pd.DataFrame:
         [
             {
                 "key": "pooled",
+                "label": f"Pooled ({what}k = {pooled.k})",
                 "citation": f"Pooled ({what}{pooled.model}, k = {pooled.k})",
                 "n": pooled.n_total,
                 "events": s["events"].sum(),
@@ -80,7 +112,6 @@ def forest_chart_svg(pooled: PooledOutcome, width: int = 520) -> str:
     import vl_convert as vlc
 
     data = forest_data(pooled)
-    data["label"] = data["key"]
     data["percent"] = 100 * data["proportion"]
     data["lo"] = 100 * data["ci_lower"]
     data["hi"] = 100 * data["ci_upper"]

@@ -34,18 +34,42 @@ def _num(v) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and not math.isnan(v)
 
 
+#: Smallest chart text, in CSS pixels at the chart's natural size (charts are never drawn smaller than it).
+CHART_FONT_PX = 13
+
+
 def render_svg(chart, label: str) -> SafeString:
-    """Render an Altair chart to SVG and mark it as one image with ``label`` for screen readers."""
+    """Render an Altair chart to SVG and mark it as one image with ``label`` for screen readers.
+
+    Text is at least :data:`CHART_FONT_PX` pixels at the chart's natural width, and the SVG is never
+    drawn narrower than that width (``min-width``): on a narrow screen the chart scrolls sideways inside
+    a keyboard-focusable, labelled scroller instead of shrinking its text below a readable size. Returns
+    the scroller with the SVG in it."""
     import vl_convert as vlc
 
-    spec = chart.configure(font=FONT).configure_view(stroke=None).to_json()
+    spec = (
+        chart.configure(font=FONT)
+        .configure_view(stroke=None)
+        .configure_axis(labelFontSize=CHART_FONT_PX, titleFontSize=CHART_FONT_PX)
+        .configure_legend(labelFontSize=CHART_FONT_PX, titleFontSize=CHART_FONT_PX)
+        .configure_title(fontSize=CHART_FONT_PX + 1)
+        .configure_text(fontSize=CHART_FONT_PX)
+        .to_json()
+    )
     svg = vlc.vegalite_to_svg(spec)
+    natural = re.search(r'\swidth="([\d.]+)"', svg)
     svg = re.sub(r'\s(width|height)="[\d.]+"', "", svg, count=2)
+    if natural:
+        svg = svg.replace("<svg ", f'<svg style="min-width:{float(natural.group(1)):.0f}px" ', 1)
     # Vega labels every mark for screen readers; inside one image those labels are not allowed (and would
     # repeat the data table), so they are removed and the whole chart gets one label.
     svg = re.sub(r'\s(?:role|aria-[a-z]+)="[^"]*"', "", svg)
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" focusable="false" ', 1)
-    return mark_safe(svg)  # noqa: S308 - SVG produced by vl-convert from our own data
+    scroller = (
+        f'<div class="chart-scroll" tabindex="0" role="region" aria-label="{html.escape(label)} '
+        f'(scrolls sideways on a narrow screen)">{svg}</div>'
+    )
+    return mark_safe(scroller)  # noqa: S308 - SVG produced by vl-convert from our own data
 
 
 def _pct_axis(title: str, domain=(0, 1)):
@@ -249,11 +273,19 @@ def funnel_chart(
 
 
 def forest_chart(
-    rows: Sequence[Mapping], *, title: str, x_title: str = "Proportion", height_per_row: int = 22
+    rows: Sequence[Mapping],
+    *,
+    title: str,
+    x_title: str = "Proportion",
+    height_per_row: int = 22,
+    k: int | None = None,
 ) -> Chart | None:
     """A forest plot: one row per study (point and CI), the pooled estimate (diamond-like bar), its
     prediction interval (thin bar) and optionally this centre's own line. ``rows``: label, estimate,
-    lower, upper, kind in {"study", "pooled", "prediction", "centre"}."""
+    lower, upper, kind in {"study", "pooled", "prediction", "centre"}. ``k``: the number of studies
+    pooled when the chart shows the pooled line without its study rows (a centre beside the evidence);
+    by default the number of study rows. The summary (:func:`forest_summary`) is built from the same
+    rows and ``k`` as the chart's labels."""
     import altair as alt
     import pandas as pd
 
@@ -288,10 +320,22 @@ def forest_chart(
         )
     )
     chart = alt.layer(rules, pts).properties(width=380, height=max(80, height_per_row * len(df)))
+    return Chart(render_svg(chart, f"Forest plot: {title}"), forest_summary(rows, title=title, k=k))
+
+
+def forest_summary(rows: Sequence[Mapping], *, title: str, k: int | None = None) -> str:
+    """The text alternative of a forest plot: how many studies (``k``, else the study rows), the pooled
+    estimate with its 95% CI and the prediction interval, and this centre's line when drawn."""
+    studies = k if k is not None else sum(r["kind"] == "study" for r in rows)
+    noun = "study" if studies == 1 else "studies"
+    parts = [f"{title}: {studies} published {noun}"]
     pooled = next((r for r in rows if r["kind"] == "pooled"), None)
-    summary = f"{title}: {sum(r['kind'] == 'study' for r in rows)} studies" + (
-        f"; pooled estimate {pooled['estimate']:.1%} (95% CI {pooled['lower']:.1%} to {pooled['upper']:.1%})."
-        if pooled
-        else "."
-    )
-    return Chart(render_svg(chart, f"Forest plot: {title}"), summary)
+    if pooled:
+        parts.append(f"pooled estimate {pooled['estimate']:.1%} (95% CI {pooled['lower']:.1%} to {pooled['upper']:.1%})")
+    pi = next((r for r in rows if r["kind"] == "prediction" and _num(r.get("lower"))), None)
+    if pi:
+        parts.append(f"range expected for a new centre {pi['lower']:.1%} to {pi['upper']:.1%}")
+    centre = next((r for r in rows if r["kind"] == "centre"), None)
+    if centre:
+        parts.append(f"this centre {centre['estimate']:.1%} (95% CI {centre['lower']:.1%} to {centre['upper']:.1%})")
+    return "; ".join(parts) + "."

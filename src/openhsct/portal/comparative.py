@@ -43,8 +43,10 @@ PUBLISHED_KEYS = (
 
 def published_comparisons() -> list[dict]:
     """The published observational comparisons of aHSCT with DMTs in the evidence dataset, each with
-    its citation, link, design and reported results (as the dataset words them)."""
+    its label and public citation (:mod:`openhsct.evidence.display`), link, design and reported results
+    (as the dataset words them, study keys replaced by labels)."""
     from openhsct.evidence.dataset import load_cohorts
+    from openhsct.evidence.display import public_citation, readable_text, study_label
     from openhsct.portal.selectors import citation_url
 
     cohorts = load_cohorts().set_index("key")
@@ -52,9 +54,10 @@ def published_comparisons() -> list[dict]:
     for key in PUBLISHED_KEYS:
         if key not in cohorts.index:
             continue
-        r = cohorts.loc[key]
-        rows.append({"key": key, "citation": r["citation"], "doi_url": citation_url(r["doi_or_pmid"]),
-                     "design": r["design"], "results": r["other_outcomes"]})
+        r = {"key": key, **cohorts.loc[key].to_dict()}
+        rows.append({"key": key, "label": study_label(r), "citation": public_citation(r),
+                     "doi_url": citation_url(r["doi_or_pmid"]), "design": readable_text(r["design"]),
+                     "results": readable_text(r["other_outcomes"])})
     return rows
 
 

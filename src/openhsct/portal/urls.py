@@ -5,7 +5,7 @@ from importlib.util import find_spec
 
 from django.urls import include, path, re_path
 
-from openhsct.portal import decide, views
+from openhsct.portal import decide, public_views, views
 
 app_name = "portal"
 
@@ -17,6 +17,9 @@ urlpatterns = [
     path("compare/", views.compare, name="compare"),
     path("compare.csv", views.compare_csv, name="compare_csv"),
     path("evidence/", views.evidence, name="evidence"),
+    path("evidence/studies.csv", public_views.evidence_table_csv, name="evidence_studies_csv"),
+    path("evidence/pooled.csv", public_views.evidence_pooled_csv, name="evidence_pooled_csv"),
+    path("glossary/", public_views.glossary, name="glossary"),
     path("about/", views.about, name="about"),
     path("decide/", decide.decide, name="decide"),
     path("releases/", views.releases, name="releases"),

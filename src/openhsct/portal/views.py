@@ -17,6 +17,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from openhsct.portal import published
+from openhsct.portal.public_views import loglog_interval
 
 # Sortable columns of the centre list and the comparison table: ?sort=<key> or ?sort=-<key>.
 SORT_KEYS = {
@@ -90,7 +91,10 @@ def centre_rows(release) -> list[dict]:
             rows.append({**row, "suppressed": True, "n": None, "reason": c["n"].get("reason")})
             continue
         trm, pfs = r["trm"], r["pfs_5y"]
+        pfs_range = loglog_interval(_value(pfs["value"]), pfs["se"])
         row.update(
+            pfs_lower=pfs_range[0] if pfs_range else None,
+            pfs_upper=pfs_range[1] if pfs_range else None,
             suppressed=False,
             n=r["n"],
             followup_share=_value(r["followup"]["completeness"]),
@@ -130,8 +134,15 @@ def _sorted_rows(rows: list[dict], sort: str) -> tuple[list[dict], str]:
 @public_page
 @from_release
 def home(request, release):
-    rows, sort = _sorted_rows(centre_rows(release), request.GET.get("sort", "centre"))
+    """The centre list, by country and name unless the reader sorts it (never by an outcome by default:
+    centres treat different patients, so the list is not a ranking)."""
+    rows, sort = _sorted_rows(_by_country(centre_rows(release)), request.GET.get("sort", "country"))
     return render(request, "portal/home.html", _ctx(release, rows=rows, sort=sort))
+
+
+def _by_country(rows: list[dict]) -> list[dict]:
+    """Rows ordered by country, then name (the order ties keep under any other sort)."""
+    return sorted(rows, key=lambda r: (str(r.get("country") or ""), str(r.get("name") or "")))
 
 
 def _centre_page(release, code: str) -> dict:
@@ -183,10 +194,24 @@ def centre_report(request, release, code: str, fmt: str):
 @public_page
 @from_release
 def compare(request, release):
+    """Funnel plots, risk-adjusted deaths and the price of an episode across centres (``?currency=``
+    for the reader's currency), beside the published prices."""
+    from openhsct.portal.currency import chosen, rate_sentence, reader_currencies
+    from openhsct.portal.public_views import (
+        EXPECTED_RISK_COVARIATES,
+        centre_costs,
+        funnel_and_oe,
+        published_costs,
+    )
+
     comparison = published.part(release, "comparison.json")
-    rows, sort = _sorted_rows(centre_rows(release), request.GET.get("sort", "centre"))
-    return render(request, "portal/compare.html", _ctx(release, rows=rows, sort=sort, ref=comparison,
-                                                       funnels=comparison["funnels"]))
+    rows, sort = _sorted_rows(_by_country(centre_rows(release)), request.GET.get("sort", "country"))
+    reader, message = chosen(request.GET.get("currency"))
+    return render(request, "portal/compare.html", _ctx(
+        release, rows=rows, sort=sort, ref=comparison, funnels=comparison["funnels"], reader=reader,
+        currencies=reader_currencies(), currency_message=message, costs=centre_costs(release, reader),
+        published_costs=published_costs(reader), reader_rates=rate_sentence("EUR", reader),
+        disagreements=funnel_and_oe(rows), covariates=[c for _, c in EXPECTED_RISK_COVARIATES]))
 
 
 @require_safe

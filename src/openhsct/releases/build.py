@@ -206,7 +206,8 @@ def _centre_evidence(page: dict, evidence: Mapping, *, charts: bool = True) -> l
                 f"This centre's {name} is not shown (too few patients or not enough follow-up); published "
                 f"series: {published}."
             )
-        chart = forest_chart(rows, title=f"{pooled['label']}: this centre and the published evidence") if charts else None
+        title = f"{pooled['label']}: this centre and the published evidence"
+        chart = forest_chart(rows, title=title, k=pooled["k"]) if charts else None
         out.append({"outcome": outcome, "label": pooled["label"], "k": pooled["k"], "model": pooled.get("model"),
                     "n_total": pooled.get("n_total"), "rows": rows, "sentence": sentence, "chart": _chart(chart)})
     return out
@@ -374,7 +375,7 @@ def evidence_part() -> bytes:
                 out[key] = None
                 continue
             rows = [
-                {"label": r["key"], "estimate": r["proportion"], "lower": r["ci_lower"], "upper": r["ci_upper"],
+                {"label": r["label"], "estimate": r["proportion"], "lower": r["ci_lower"], "upper": r["ci_upper"],
                  "kind": "study"}
                 for r in pooled["forest"] if r["key"] != "pooled"
             ]

@@ -1,0 +1,62 @@
+"""Template tags for plain language on the public pages: abbreviations explained in place
+(``{% abbr "EDSS" %}``), codes as words (``|readable``) and p-values as a reader expects them
+(``|pvalue``)."""
+
+from __future__ import annotations
+
+import math
+
+from django import template
+from django.utils.html import format_html
+
+from openhsct.portal import glossary
+
+register = template.Library()
+
+
+@register.simple_tag
+def abbr(term: str):
+    """``<abbr title="stands for">term</abbr>`` for a glossary term; the term alone when it is not in
+    the glossary."""
+    entry = glossary.BY_TERM.get(term)
+    if entry is None:
+        return term
+    return format_html('<abbr title="{}">{}</abbr>', entry.stands_for, entry.term)
+
+
+@register.filter
+def readable(code) -> str:
+    """A code as words (:func:`openhsct.portal.glossary.readable`)."""
+    return glossary.readable(code)
+
+
+@register.filter
+def pvalue(p, places: int = 3) -> str:
+    """A p-value as read, with its ``p``: ``p < 0.001`` below one in a thousand, else ``p = 0.014`` (to
+    ``places`` decimals); ``p not available`` when missing."""
+    if not isinstance(p, int | float) or isinstance(p, bool) or math.isnan(p):
+        return "p not available"
+    floor = 10 ** -int(places)
+    if p < floor:
+        return f"p < {floor:.{int(places)}f}"
+    return f"p = {p:.{int(places)}f}"
+
+
+@register.filter
+def study(key) -> str:
+    """A study of the evidence table by its key, as ``Author Year (country, n = N)``
+    (:func:`openhsct.evidence.display.study_label`); a list of keys becomes a comma-separated list."""
+    from openhsct.evidence.display import label_of
+
+    if isinstance(key, list | tuple):
+        return ", ".join(label_of(str(k)) for k in key)
+    return label_of(str(key))
+
+
+@register.filter
+def evidence_text(text) -> str:
+    """Free text of the evidence tables with study keys as study labels
+    (:func:`openhsct.evidence.display.readable_text`)."""
+    from openhsct.evidence.display import readable_text
+
+    return readable_text(text)
