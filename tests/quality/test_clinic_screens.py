@@ -69,6 +69,17 @@ def test_patient_rows_feed_the_checks_from_the_database(registry):
                                                                               "late_engraftment"]
 
 
+def test_a_dose_in_mg_is_checked_with_the_recorded_weight_and_height(registry):
+    p001 = m.Patient.objects.get(patient_code="P001")
+    drug = m.ConditioningDrug.objects.get(patient=p001, drug="cyclophosphamide")
+    drug.total_dose, drug.dose_unit = 21000, "mg"
+    drug.save()
+    assert services.patient_warnings(p001) == []  # no weight recorded: not checkable
+    m.Conditioning.objects.filter(patient=p001).update(weight_kg=70, height_cm=170)
+    [found] = services.patient_warnings(p001)
+    assert found.warning.code == "dose_range" and "cyclophosphamide 300 mg/kg is outside" in found.warning.message
+
+
 def test_dashboard_lists_due_and_overdue_with_a_reminder_csv(registry, signed_in):
     client = signed_in(registry["north_staff"])
     page = client.get("/clinic/NRT/").content.decode()

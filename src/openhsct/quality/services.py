@@ -43,10 +43,11 @@ def _f(value) -> float | None:
 
 
 def _body_size(patient: m.Patient) -> tuple[float | None, float | None]:
-    """The patient's weight (kg) and height (cm), read from whichever registry record holds them (the
-    latest dated one), or None where the registry does not record them."""
+    """The patient's weight (kg) and height (cm) around the transplant: from the conditioning record when
+    it holds them, else from mobilisation (or any other record of the pathway that has the fields); None
+    where none is recorded."""
     weight = height = None
-    for model in (m.Patient, m.EligibilityAssessment, m.Conditioning, m.Transplant):
+    for model in (m.Patient, m.EligibilityAssessment, m.Mobilisation, m.Conditioning, m.Transplant):
         fields = {f.name for f in model._meta.concrete_fields}
         names = [n for n in ("weight_kg", "height_cm") if n in fields]
         if not names:
