@@ -401,3 +401,18 @@ def test_clinic_forms_refuse_bad_combinations_next_to_the_field(clinic, kind, da
     assert response.status_code == 400
     assert f'id="{kind}-{field}-error"' in response.content.decode()
     assert before == {model: model.objects.count() for model in before}
+
+
+def test_ebmt_summary_carries_the_new_items(db, tmp_path):
+    from openhsct.interop import ebmt
+
+    bundle = _with_items()
+    bundle["patients"][0]["consent_sharing"] = "yes"
+    bundle["mobilisations"][0].update(weight_kg="70.0", height_cm="168.0")
+    bundle["conditioning"][0].update(weight_kg="68.5", height_cm="168.0")
+    bundle["transplants"][0].update(karnofsky="90", cmv_serostatus="positive", neutrophil_engraftment_status="achieved")
+    import_bundle(write(bundle, tmp_path / "in"))
+    row = ebmt.ebmt_summary(registry_frames()).rows.iloc[0]
+    assert (row["Weight at HSCT (kg)"], row["Performance score (Karnofsky) at HSCT"]) == ("68.5", "90")
+    assert (row["CMV serostatus"], row["ANC recovery"]) == ("positive", "achieved")
+    assert row["Subsequent HSCT date"] == "2022-05-02"

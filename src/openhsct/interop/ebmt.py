@@ -46,6 +46,19 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("CD34+ cells infused (x10^6/kg)", "transplants.cd34_infused_1e6_per_kg"),
     ("Date of ANC recovery (>= 0.5 x10^9/L)", "transplants.neutrophil_engraftment_date"),
     ("Date of platelet recovery (>= 20 x10^9/L)", "transplants.platelet_engraftment_date"),
+    ("ANC recovery", "transplants.neutrophil_engraftment_status"),
+    ("Platelet recovery", "transplants.platelet_engraftment_status"),
+    ("Weight at HSCT (kg)", "conditioning.weight_kg"),
+    ("Height at HSCT (cm)", "conditioning.height_cm"),
+    ("Performance score (Karnofsky) at HSCT", "transplants.karnofsky"),
+    ("Comorbidity index (HCT-CI)", "transplants.hct_ci"),
+    ("CMV serostatus", "transplants.cmv_serostatus"),
+    ("Graft manipulation", "transplants.graft_manipulation"),
+    ("ATG type", "conditioning.atg_brand"),
+    ("ATG total dose (mg/kg)", "conditioning.atg_mg_per_kg"),
+    ("TBI total dose (Gy)", "conditioning.tbi_gy"),
+    ("Secondary autoimmune disease type", "adverse_events.autoimmunity_type (distinct, ;-separated)"),
+    ("Subsequent HSCT date", "second_transplants.transplant_date (first)"),
     ("Secondary autoimmune disease", "adverse_events.category secondary_autoimmunity (yes/no)"),
     ("Worst CTCAE grade of infections", "adverse_events.grade where category infection (max)"),
     ("Date of last contact", "patients.last_contact_date"),
@@ -53,16 +66,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("Date of death", "deaths.death_date"),
     ("Main cause of death", "deaths.cause_category"),
     ("Death related to transplant", "deaths.transplant_related"),
+    ("Main cause of death (code)", "deaths.primary_cause"),
+    ("Contributory causes of death (codes)", "deaths.contributory_cause_1, contributory_cause_2"),
+    ("Autopsy", "deaths.autopsy"),
 )
 UNMATCHED: tuple[str, ...] = (
-    "Performance score (Karnofsky) at HSCT",
-    "Weight and height at HSCT",
-    "CMV serostatus",
-    "Comorbidity index (HCT-CI)",
     "Disease status / response assessed by the EBMT criteria",
-    "Graft manipulation (e.g. CD34+ selection)",
     "Hospital readmissions",
-    "Second transplant (the registry holds one per patient)",
 )
 
 
@@ -85,7 +95,9 @@ def ebmt_summary(frames: dict[str, pd.DataFrame]) -> EbmtExport:
     """The EBMT-style summary of canonical-text registry tables."""
     key = ["centre_code", "patient_code"]
     tx = frames["transplants"][[*key, "day0", "cd34_infused_1e6_per_kg", "neutrophil_engraftment_date",
-                                "platelet_engraftment_date"]]
+                                "platelet_engraftment_date", "neutrophil_engraftment_status",
+                                "platelet_engraftment_status", "karnofsky", "hct_ci", "cmv_serostatus",
+                                "graft_manipulation"]]
     p = frames["patients"].merge(tx, on=key)
     allowed = (p["consent_status"] == "given") & (p["consent_sharing"] == "yes")
     excluded = int((~allowed).sum())
@@ -100,13 +112,17 @@ def ebmt_summary(frames: dict[str, pd.DataFrame]) -> EbmtExport:
         d=lambda f: f["drug"] + " " + f["total_dose"] + " " + f["dose_unit"])
     drugs = drugs.groupby(key, as_index=False).agg(drugs=("d", "; ".join))
     ae = frames["adverse_events"].assign(grade_n=lambda f: pd.to_numeric(f["grade"]))
-    autoimm = ae.loc[ae["category"] == "secondary_autoimmunity", key].drop_duplicates().assign(sad="yes")
+    sad = ae.loc[ae["category"] == "secondary_autoimmunity"]
+    autoimm = sad.groupby(key, as_index=False).agg(
+        sad_type=("autoimmunity_type", lambda s: ";".join(sorted({v for v in s if v})))).assign(sad="yes")
+    second = _first(frames["second_transplants"], key, "transplant_date")[[*key, "transplant_date"]]
     inf = ae.loc[ae["category"] == "infection"].groupby(key, as_index=False).agg(inf=("grade_n", "max"))
     out = (p.merge(el, on=key, how="left", suffixes=("", "_el"))
            .merge(mob, on=key, how="left", suffixes=("", "_mob"))
            .merge(aph, on=key, how="left").merge(frames["conditioning"], on=key, how="left", suffixes=("", "_cond"))
            .merge(drugs, on=key, how="left").merge(autoimm, on=key, how="left").merge(inf, on=key, how="left")
-           .merge(frames["deaths"], on=key, how="left"))
+           .merge(frames["deaths"], on=key, how="left").merge(second, on=key, how="left"))
+    contributory = (out["contributory_cause_1"].fillna("") + ";" + out["contributory_cause_2"].fillna("")).str.strip(";")
     rows = pd.DataFrame({
         "Centre code (local)": out["centre_code"], "Patient code (UPN, local)": out["patient_code"],
         "Sex": out["sex"], "Year of birth": out["birth_year"], "Primary disease": "Multiple sclerosis",
@@ -127,12 +143,21 @@ def ebmt_summary(frames: dict[str, pd.DataFrame]) -> EbmtExport:
         "CD34+ cells infused (x10^6/kg)": out["cd34_infused_1e6_per_kg"],
         "Date of ANC recovery (>= 0.5 x10^9/L)": out["neutrophil_engraftment_date"],
         "Date of platelet recovery (>= 20 x10^9/L)": out["platelet_engraftment_date"],
+        "ANC recovery": out["neutrophil_engraftment_status"], "Platelet recovery": out["platelet_engraftment_status"],
+        "Weight at HSCT (kg)": out["weight_kg_cond"], "Height at HSCT (cm)": out["height_cm_cond"],
+        "Performance score (Karnofsky) at HSCT": out["karnofsky"], "Comorbidity index (HCT-CI)": out["hct_ci"],
+        "CMV serostatus": out["cmv_serostatus"], "Graft manipulation": out["graft_manipulation"],
+        "ATG type": out["atg_brand"], "ATG total dose (mg/kg)": out["atg_mg_per_kg"],
+        "TBI total dose (Gy)": out["tbi_gy"], "Secondary autoimmune disease type": out["sad_type"],
+        "Subsequent HSCT date": out["transplant_date"],
         "Secondary autoimmune disease": out["sad"].fillna("no"),
         "Worst CTCAE grade of infections": out["inf"].map(lambda v: "" if pd.isna(v) else str(int(v))),
         "Date of last contact": out["last_contact_date"],
         "Survival status": out["death_date"].map(lambda v: "alive" if pd.isna(v) or v == "" else "dead"),
         "Date of death": out["death_date"], "Main cause of death": out["cause_category"],
         "Death related to transplant": out["transplant_related"],
+        "Main cause of death (code)": out["primary_cause"], "Contributory causes of death (codes)": contributory,
+        "Autopsy": out["autopsy"],
     }, columns=[c for c, _ in COLUMNS])
     return EbmtExport(rows.fillna("").reset_index(drop=True), excluded)
 

@@ -36,11 +36,15 @@ PREFIX = {
     "centres": "ctr", "patients": "pt", "eligibility": "elig", "mobilisations": "mob", "apheresis": "aph",
     "cell_products": "bag", "custody_events": "cust", "conditioning": "cond", "conditioning_drugs": "drug",
     "transplants": "tx", "adverse_events": "ae", "deaths": "death", "edss_visits": "edss", "relapses": "rel",
-    "mri_scans": "mri", "dmt_exposures": "dmt", "costs": "cost", "pro_answers": "pro",
+    "mri_scans": "mri", "dmt_exposures": "dmt", "costs": "cost", "pro_answers": "pro", "viral_loads": "vl",
+    "igg_levels": "igg", "late_effects": "late", "reproductive_health": "repro", "second_transplants": "tx2",
 }
 # A count is asked only when its assessment was done (the registry's rule; REDCap branching logic)
 BRANCHING = {("eligibility", "gd_lesions"): "gd_assessed", ("mri_scans", "gd_lesions"): "gd_assessed",
-             ("mri_scans", "new_enlarging_t2"): "t2_assessed"}
+             ("mri_scans", "new_enlarging_t2"): "t2_assessed", ("conditioning", "atg_brand"): "atg",
+             ("conditioning", "atg_mg_per_kg"): "atg", ("conditioning", "rituximab_mg"): "rituximab",
+             ("dmt_exposures", "restart_reason"): "after_ahsct",
+             ("reproductive_health", "pregnancy_outcome"): "pregnancy"}
 _VALIDATION = {"date": "date_ymd", "datetime": "datetime_seconds_ymd", "integer": "integer", "decimal": "number"}
 
 

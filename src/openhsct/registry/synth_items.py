@@ -60,7 +60,7 @@ EBV_POSITIVE_P = 0.95
 PROPHYLAXIS_P = {"antiviral": 0.98, "pjp": 0.95, "antifungal": 0.6}  # illustrative
 HCT_CI_P = (0.6, 0.2, 0.1, 0.06, 0.04)  # HCT-CI 0/1/2/3/4 (illustrative; MS candidates are fit)
 KARNOFSKY_BY_EDSS = ((9, (0.25, 0.6, 0.15, 0.0)), (13, (0.0, 0.3, 0.6, 0.1)), (20, (0.0, 0.0, 0.4, 0.6)))
-# up to EDSS 4.0 / 6.0 / higher: Karnofsky 100/90/80/70 (illustrative)
+# up to EDSS 4.5 / 6.5 / higher (half steps 9 / 13 / 20): Karnofsky 100/90/80/70 (illustrative)
 LVEF = (62.0, 5.0, 50, 75)  # mean, sd, range % (illustrative)
 ACTIVE_P = (0.9, 0.6, 0.5)  # Lublin 2014 "active" at transplant by phenotype (illustrative)
 PROGRESSING_P = (0.0, 0.8, 0.9)  # "with progression" (RRMS: not applicable; illustrative)
