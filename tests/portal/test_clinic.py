@@ -198,7 +198,7 @@ def test_valid_visit_is_saved_and_audited_with_the_user(registry, client):
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        ({"visit_date": "2024-05-02", "edss": "10.5"}, "edss", "Must be ≥ 0 and ≤ 10 (you entered 10.5)"),
+        ({"visit_date": "2024-05-02", "edss": "10.5"}, "edss", "Must be ≥ 0 and ≤ 9.5 (you entered 10.5)"),
         ({"visit_date": "2024-05-02", "edss": "3.7"}, "edss", "Not in steps of 0.5"),
         ({"visit_date": "2024-05-02", "edss": "3.25"}, "edss", "More than 1 decimals"),
         ({"visit_date": "2099-05-02", "edss": "3.0"}, "visit_date", "Date is in the future"),
@@ -207,7 +207,7 @@ def test_valid_visit_is_saved_and_audited_with_the_user(registry, client):
             "visit_date",
             "This patient already has a record with this visit date in the registry (you entered 2018-09-20)",
         ),
-        ({"visit_date": "2024-05-02", "edss": ""}, "edss", "This field is required"),
+        ({"visit_date": "2024-05-02", "edss": ""}, "edss", "Required value is missing"),
     ],
 )
 def test_invalid_visit_shows_the_import_rule_next_to_the_field(registry, client, data, field, message):
@@ -251,7 +251,7 @@ def test_visit_after_death_is_refused(registry, client):
 
 
 def test_a_record_saved_meanwhile_is_reported_not_crashed(registry, client, monkeypatch):
-    from openhsct.portal.clinic import forms
+    from openhsct.registry import forms
 
     monkeypatch.setattr(forms, "_existing_key", lambda *args: [])  # as if another user saved it just now
     before = m.EdssVisit.objects.count()

@@ -1,4 +1,5 @@
-"""Data entry through the Django admin, scoped by role (see :mod:`openhsct.registry.roles`)."""
+"""Data entry through the Django admin, scoped by role (see :mod:`openhsct.registry.roles`) and checked by
+the registry's rules, the same as every other write (:mod:`openhsct.registry.forms`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from django.contrib import admin
 
 from openhsct.registry import models as m
 from openhsct.registry import roles
+from openhsct.registry.exchange import NOT_EXCHANGED
+from openhsct.registry.forms import RegistryModelForm
 
 admin.site.site_header = "OpenHSCT registry — data entry"
 admin.site.site_title = "OpenHSCT"
@@ -13,9 +16,17 @@ admin.site.index_title = "Registry tables (your centre only, unless you are a mo
 
 
 class ScopedAdmin(admin.ModelAdmin):
-    """Staff see and change their own centre's rows; monitors see all and change nothing."""
+    """Staff see and change their own centre's rows; monitors see all and change nothing. Every add and
+    change form runs the registry's rules, as the import and the clinic forms do
+    (:class:`~openhsct.registry.forms.RegistryModelForm`)."""
 
     centre_lookup = "patient__centre"
+    form = RegistryModelForm
+
+    def get_readonly_fields(self, request, obj=None):
+        """Bookkeeping that is not data (``row_version``) is shown, never typed."""
+        fields = [f.name for f in self.model._meta.concrete_fields if f.name in NOT_EXCHANGED]
+        return (*super().get_readonly_fields(request, obj), *fields)
 
     def _has_role(self, request) -> bool:
         return request.user.is_superuser or roles.membership(request.user) is not None

@@ -116,6 +116,7 @@ def _limits(f: dj.Field) -> dict:
             out["max_value"] = Decimal(str(v.limit_value))
         elif getattr(v, "__name__", "") == "validate_edss_step":
             out["step"] = Decimal("0.5")
+            out["max_value"] = m.EDSS_MAX  # a visit's EDSS is 0–9.5 (10 is death: deaths)
     if isinstance(f, dj.PositiveIntegerField | dj.PositiveSmallIntegerField) and "min_value" not in out:
         out["min_value"] = Decimal(0)
     if isinstance(f, dj.PositiveSmallIntegerField | dj.SmallIntegerField) and "max_value" not in out:

@@ -18,13 +18,18 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+EDSS_MAX = Decimal("9.5")  # the highest score a living person is given; 10 is death due to MS (deaths)
+
 
 def validate_edss_step(value) -> None:
-    """EDSS is scored 0–10 in steps of 0.5 (Kurtzke 1983)."""
+    """EDSS is scored in steps of 0.5 (Kurtzke 1983); a visit's score is 0–9.5, as 10 is death due to MS,
+    which the registry records as a death. Raises ValidationError otherwise."""
     if value is None:
         return
     if (Decimal(str(value)) * 2) % 1 != 0:
         raise ValidationError("EDSS must be a multiple of 0.5", code="edss_step")
+    if Decimal(str(value)) > EDSS_MAX:
+        raise ValidationError("EDSS must be ≤ 9.5 (10 is death due to MS: record a death)", code="edss_max")
 
 
 EDSS_VALIDATORS = [MinValueValidator(0), MaxValueValidator(10), validate_edss_step]
@@ -215,6 +220,11 @@ class PatientRecord(models.Model):
 
     class Meta:
         abstract = True
+
+    def __str__(self) -> str:
+        """What the record is and whose, e.g. "EDSS 3.5 on 2024-05-02 — S0000054" (see :func:`record_label`)."""
+        patient = self.patient.patient_code if self.patient_id else "no patient"
+        return f"{record_label(self)} — {patient}"
 
 
 class EligibilityAssessment(PatientRecord):
@@ -1044,3 +1054,53 @@ class PatientInvite(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+def _on(value) -> str:
+    """A date or value as shown in a record's name ("?" when missing)."""
+    if value is None or value == "":
+        return "?"
+    if hasattr(value, "strftime") and hasattr(value, "hour"):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+# A readable name per record type (admin lists, change pages, delete confirmations).
+RECORD_LABELS = {
+    "EligibilityAssessment": lambda r: f"Eligibility {_on(r.decision)}, EDSS {_on(r.edss)} on {_on(r.assessment_date)}",
+    "Mobilisation": lambda r: f"Mobilisation {r.mobilisation_id} ({r.regimen}) from {_on(r.start_date)}",
+    "ApheresisCollection": lambda r: f"Collection {r.collection_id} on {_on(r.collection_date)}, "
+                                     f"CD34+ {_on(r.cd34_1e6_per_kg)}×10⁶/kg",
+    "CellProduct": lambda r: f"Bag {r.bag_id} ({_on(r.status)})",
+    "CustodyEvent": lambda r: f"Bag {r.product.bag_id if r.product_id else '?'} #{_on(r.seq)} {r.event} "
+                              f"at {_on(r.event_at)}",
+    "Conditioning": lambda r: f"Conditioning {r.regimen} from {_on(r.start_date)}",
+    "ConditioningDrug": lambda r: f"{r.drug} {_on(r.total_dose)} {r.dose_unit}",
+    "Transplant": lambda r: f"Transplant, day 0 on {_on(r.day0)}",
+    "AdverseEvent": lambda r: f"{r.ae_id} {r.ctcae_term} grade {_on(r.grade)} on {_on(r.onset_date)}",
+    "Death": lambda r: f"Death on {_on(r.death_date)}",
+    "EdssVisit": lambda r: f"EDSS {_on(r.edss)} on {_on(r.visit_date)}",
+    "Relapse": lambda r: f"Relapse on {_on(r.onset_date)}",
+    "MriScan": lambda r: f"MRI on {_on(r.scan_date)}",
+    "DmtExposure": lambda r: f"{r.drug} from {_on(r.start_date)}" + (f" to {r.stop_date}" if r.stop_date else ""),
+    "Cost": lambda r: f"Cost {r.category} {_on(r.amount)} {r.currency} on {_on(r.cost_date)}",
+    "ProAnswer": lambda r: f"{r.instrument} {r.item} = {r.answer[:40]} ({r.source}) on {_on(r.response_date)}",
+    "ViralLoad": lambda r: f"{r.virus.upper()} load {_on(r.load_iu_per_ml)} IU/mL on {_on(r.sample_date)}",
+    "IggLevel": lambda r: f"IgG {_on(r.igg_g_per_l)} g/L on {_on(r.sample_date)}",
+    "LateEffect": lambda r: f"Late effect {r.effect_id} {r.effect} on {_on(r.diagnosis_date)}",
+    "ReproductiveHealth": lambda r: f"Reproductive health on {_on(r.record_date)}",
+    "SecondTransplant": lambda r: f"Second transplant ({r.kind}) on {_on(r.transplant_date)}",
+}
+
+
+def record_label(record: models.Model) -> str:
+    """The readable name of a patient's record without the patient: its :data:`RECORD_LABELS` entry, or
+    for a record type without one, its type and first date ("Viral load on 2024-05-02")."""
+    label = RECORD_LABELS.get(type(record).__name__)
+    if label is not None:
+        return label(record)
+    name = str(record._meta.verbose_name)
+    dates = [f for f in record._meta.concrete_fields if isinstance(f, models.DateField)]
+    when = f" on {_on(getattr(record, dates[0].attname))}" if dates else ""
+    return f"{name[0].upper()}{name[1:]}{when}"
+

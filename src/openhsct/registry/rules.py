@@ -78,30 +78,67 @@ def _file_of(frame: pd.DataFrame, default: str) -> str:
     return frame.attrs.get("file", default)
 
 
+# Dates within one row, in pathway order: (table, earlier column, operator, later column, column the
+# problem is reported on, rule). The forms and the import read this one list.
+WITHIN_ROW: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("patients", "onset_date", "<=", "diagnosis_date", "diagnosis_date", "diagnosis must be on or after onset_date"),
+    ("patients", "consent_date", "<=", "consent_withdrawal_date", "consent_withdrawal_date",
+     "withdrawal must be on or after consent_date"),
+    ("mobilisations", "start_date", "<=", "end_date", "end_date", "end_date must be on or after start_date"),
+    ("conditioning", "start_date", "<=", "end_date", "end_date", "end_date must be on or after start_date"),
+    ("adverse_events", "onset_date", "<=", "resolution_date", "resolution_date",
+     "resolution_date must be on or after onset_date"),
+    ("dmt_exposures", "start_date", "<=", "stop_date", "stop_date", "stop_date must be on or after start_date"),
+    ("transplants", "day0", "<", "neutrophil_engraftment_date", "neutrophil_engraftment_date",
+     "engraftment must be after day0"),
+    ("transplants", "day0", "<", "platelet_engraftment_date", "platelet_engraftment_date",
+     "engraftment must be after day0"),
+    ("transplants", "admission_date", "<=", "day0", "admission_date", "admission must be on or before day0"),
+    ("transplants", "day0", "<=", "discharge_date", "discharge_date", "discharge must be on or after day0"),
+)
+
+AFTER_DEATH = "nothing can be recorded after death_date"
+BEFORE_BIRTH = "nothing can be dated before the patient's birth_year"
+# Dates that may follow death: a bill paid later, a stored bag discarded later (custody events).
+AFTER_DEATH_ALLOWED = frozenset({("costs", "cost_date")})
+
+
+def after_death_columns() -> list[tuple[str, str]]:
+    """Every (table, date column) that must be on or before the patient's death_date: all dates of every
+    patient table, from the exchange tables (so a new table is covered), except the death's own and
+    :data:`AFTER_DEATH_ALLOWED`. Returns them in table order."""
+    from openhsct.registry.exchange import tables
+
+    out = []
+    for name, table in tables().items():
+        if name in {"centres", "deaths"}:
+            continue
+        out += [(name, c.name) for c in table.columns if c.kind == "date" and (name, c.name) not in AFTER_DEATH_ALLOWED]
+    return out
+
+
+def dated_columns(name: str) -> list[str]:
+    """The date and date-time columns of exchange table ``name`` (in file order)."""
+    from openhsct.registry.exchange import tables
+
+    return [c.name for c in tables()[name].columns if c.kind in {"date", "datetime"}]
+
+
 def check_dates(eff: dict[str, pd.DataFrame], out: Collector) -> None:
     """Date order along the pathway (onset → diagnosis → mobilisation → collection → conditioning → day 0
-    → engraftment), within-row intervals, and nothing recorded after death."""
+    → engraftment), within-row intervals (:data:`WITHIN_ROW`), nothing dated before the patient's birth
+    year and nothing recorded after death."""
     p = eff["patients"]
     for f in eff:
         eff[f].attrs["file"] = f"{f}.csv"
     same = PATIENT
-    _within(out, p, "onset_date", "<=", "diagnosis_date", "patients.csv", rule="diagnosis must be on or after onset_date")
-    _within(out, p, "consent_date", "<=", "consent_withdrawal_date", "patients.csv",
-            rule="withdrawal must be on or after consent_date")
+    for name, a, op, b, col, rule in WITHIN_ROW:
+        if name in eff and a in eff[name] and b in eff[name]:
+            _within(out, eff[name], a, op, b, f"{name}.csv", rule_col=col, rule=rule)
     _consent(p, out)
-    _within(out, eff["mobilisations"], "start_date", "<=", "end_date", "mobilisations.csv")
-    _within(out, eff["conditioning"], "start_date", "<=", "end_date", "conditioning.csv")
-    _within(out, eff["adverse_events"], "onset_date", "<=", "resolution_date", "adverse_events.csv")
-    _within(out, eff["dmt_exposures"], "start_date", "<=", "stop_date", "dmt_exposures.csv")
     t = eff["transplants"]
-    _within(out, t, "day0", "<", "neutrophil_engraftment_date", "transplants.csv",
-            rule_col="neutrophil_engraftment_date", rule="engraftment must be after day0")
-    _within(out, t, "day0", "<", "platelet_engraftment_date", "transplants.csv",
-            rule_col="platelet_engraftment_date", rule="engraftment must be after day0")
-    _within(out, t, "admission_date", "<=", "day0", "transplants.csv", rule_col="admission_date",
-            rule="admission must be on or before day0")
-    _within(out, t, "day0", "<=", "discharge_date", "transplants.csv", rule_col="discharge_date",
-            rule="discharge must be on or after day0")
+    compare(out, eff["mobilisations"], "start_date", ">=", p, "diagnosis_date", on=same, file="mobilisations.csv",
+            rule="mobilisation must be on or after diagnosis_date")
     compare(out, eff["apheresis"], "collection_date", ">=", eff["mobilisations"], "start_date",
             on=[*same, "mobilisation_id"], file="apheresis.csv",
             rule="collection must be on or after its mobilisation's start_date")
@@ -113,13 +150,9 @@ def check_dates(eff: dict[str, pd.DataFrame], out: Collector) -> None:
     compare(out, eff["conditioning"], "start_date", "<=", t, "day0", on=same, file="conditioning.csv",
             rule="conditioning must start on or before day0")
     d = eff["deaths"]
-    after_death = [("transplants", "day0"), ("conditioning", "start_date"), ("apheresis", "collection_date"),
-                   ("eligibility", "assessment_date"), ("edss_visits", "visit_date"), ("relapses", "onset_date"),
-                   ("mri_scans", "scan_date"), ("adverse_events", "onset_date"), ("mobilisations", "start_date"),
-                   ("patients", "last_contact_date"), ("pro_answers", "response_date")]
-    for name, col in after_death:
-        compare(out, eff[name], col, "<=", d, "death_date", on=same, file=f"{name}.csv",
-                rule="nothing can be recorded after death_date")
+    for name, col in after_death_columns():
+        if name in eff and col in eff[name]:
+            compare(out, eff[name], col, "<=", d, "death_date", on=same, file=f"{name}.csv", rule=AFTER_DEATH)
     _custody_order(eff["custody_events"], out)
     _assessed(eff, out)
     _pro_answers(eff.get("pro_answers"), out)
@@ -176,14 +209,32 @@ def _assessed(eff: dict[str, pd.DataFrame], out: Collector) -> None:
 
 def check_patient_consistency(eff: dict[str, pd.DataFrame], out: Collector) -> None:
     """Products belong to the patient of their collection (checked by the join key) and
-    a patient has at most one transplant (unique key). Birth year precedes every date."""
+    a patient has at most one transplant (unique key). Nothing is dated before the birth year."""
     p = eff["patients"]
     if p.empty:
         return
-    by = pd.to_numeric(p["birth_year"], errors="coerce")
-    onset = _dates(p["onset_date"]).dt.year
-    out.flag(p, (onset < by).to_numpy() & onset.notna().to_numpy(), "patients.csv", "onset_date",
-             "onset must be after birth_year")
+    births = p[[*PATIENT, "birth_year", ROW]].rename(columns={ROW: "_prow", "birth_year": "_birth"})
+    births["_by"] = pd.to_numeric(births["_birth"], errors="coerce")
+    for name, frame in eff.items():
+        cols = [] if name == "centres" or frame.empty else dated_columns(name)
+        if not cols:
+            continue
+        merged = frame[[*PATIENT, *cols, ROW]].merge(births, on=PATIENT, how="inner")
+        for col in cols:
+            year = pd.to_numeric(merged[col].str.slice(0, 4), errors="coerce")
+            broken = (year < merged["_by"]).to_numpy() & year.notna().to_numpy()
+            for _, r in merged.loc[broken].iterrows():
+                _report_birth(out, name, col, r)
+
+
+def _report_birth(out: Collector, name: str, col: str, r: pd.Series) -> None:
+    """Report a date before the birth year on the bundle's row: the dated row, else the patient's."""
+    value = f"{r[col]} vs {r['_birth']}"
+    if not pd.isna(r[ROW]):
+        out.add(f"{name}.csv", int(r[ROW]), col, BEFORE_BIRTH, value)
+    elif not pd.isna(r["_prow"]):
+        out.add("patients.csv", int(r["_prow"]), "birth_year",
+                f"conflicts with {name}.{col} already in the registry: {BEFORE_BIRTH}", value)
 
 
 def _pro_answers(a: pd.DataFrame | None, out: Collector) -> None:

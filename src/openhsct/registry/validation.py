@@ -43,10 +43,11 @@ class Problem:
         return f"{self.file}:{row}:{self.column}: {self.rule} ({shown})"
 
 
-_INT = re.compile(r"^[+-]?\d+$")
-_DEC = re.compile(r"^[+-]?(\d+)(?:\.(\d+))?$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+# ASCII digits only: ``\d`` alone would take full-width "１９８６" or Arabic-Indic "٣" for digits
+_INT = re.compile(r"^[+-]?\d+$", re.ASCII)
+_DEC = re.compile(r"^[+-]?(\d+)(?:\.(\d+))?$", re.ASCII)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_OFFSET = r"(?a:Z|[+-]\d{2}:?\d{2})$"
 # RE2 twins that accept a subset of what the Python patterns accept (ASCII digits only; RE2's ``$`` is
 # the end of the text, Python's also allows a final newline): a value they accept needs no second look.
 _INT_FAST = r"^[+-]?[0-9]+$"
@@ -214,7 +215,7 @@ def check_cell_values(frame: pd.DataFrame, table: Table, file: str, out: Collect
         if c.required:
             out.flag(frame, empty, file, c.name, "required value is missing")
             ok &= ~empty
-        bad = _bad_cells(s[~empty], c)
+        bad = _bad_cells(s[~empty], c, _storage(table, c))
         if bad is not None:
             for rule, mask in bad:
                 if not mask.any():
@@ -226,38 +227,137 @@ def check_cell_values(frame: pd.DataFrame, table: Table, file: str, out: Collect
     return ok
 
 
-def _bad_cells(s: pd.Series, c: Column) -> list[tuple[str, pd.Series]] | None:
+# Rule texts shared by the import, the clinic forms and the admin (a test compares the three).
+NON_ASCII_DIGITS = "digits must be 0–9 (full-width, Arabic-Indic and other non-ASCII digits are refused)"
+NOT_FINITE = "not a finite number (NaN and infinity are refused)"
+EXPONENT = "not a plain number (write it without an exponent such as 1e5)"
+NOT_NUMBER = "not a number (use a dot for decimals)"
+NOT_WHOLE = "not a whole number"
+NUL_CHARACTER = "contains a NUL character"
+FUTURE_DATE = "date is in the future"
+
+# The largest whole number each integer field holds on every supported database (PostgreSQL's limits).
+_INTEGER_MAX = {"SmallIntegerField": 32767, "PositiveSmallIntegerField": 32767, "IntegerField": 2147483647,
+                "PositiveIntegerField": 2147483647, "BigIntegerField": 9223372036854775807,
+                "PositiveBigIntegerField": 9223372036854775807}
+
+
+@dataclass(frozen=True)
+class Storage:
+    """What the database column of an exchange column holds: digits before the decimal point (decimals)
+    and the largest whole number (integers); None where not limited."""
+
+    int_digits: int | None = None
+    int_max: int | None = None
+
+
+def _storage(table: Table, c: Column) -> Storage:
+    """The storage limits of ``c`` in ``table``'s model (see :class:`Storage`)."""
+    if c.field_name is None or c.kind not in {"decimal", "integer"}:
+        return Storage()
+    f = table.model._meta.get_field(c.field_name)
+    if c.kind == "decimal":
+        return Storage(int_digits=f.max_digits - f.decimal_places)
+    return Storage(int_max=_INTEGER_MAX.get(f.get_internal_type()))
+
+
+def non_ascii_digits(s: pd.Series) -> pd.Series:
+    """Where a value holds a Unicode digit other than 0–9 (full-width ``１``, Arabic-Indic ``٣`` …)."""
+    candidate = re2_match(s, r"[^\x00-\x7f]")
+    out = pd.Series(False, index=s.index)
+    if candidate.any():
+        out[candidate] = s[candidate].map(lambda v: any(ch.isdigit() and not ch.isascii() for ch in str(v)))
+    return out
+
+
+def _has_nul(s: pd.Series) -> pd.Series:
+    """Where a value holds a NUL character (PostgreSQL cannot store one in text)."""
+    arr = _arrow(s)
+    if arr is None:
+        return s.astype(str).str.contains("\x00", regex=False)
+    return pd.Series(_mask(pc.match_substring(arr, "\x00")), index=s.index)
+
+
+def _not_a_number(s: pd.Series, wrong: pd.Series, generic: str) -> list[tuple[str, pd.Series]]:
+    """Why each ``wrong`` value is not a number: not finite, an exponent, or ``generic``."""
+    text = s[wrong].str.strip().str.lower().str.lstrip("+-")
+    finite = text.isin({"nan", "inf", "infinity", "snan", "qnan"})
+    exponent = ~finite & text.str.fullmatch(r"(?a:\d+(?:\.\d*)?|\.\d+)e[+-]?\d+")
+    rest = ~finite & ~exponent
+    return [(NOT_FINITE, _spread(finite, s.index)), (EXPONENT, _spread(exponent, s.index)),
+            (generic, _spread(rest, s.index))]
+
+
+def _spread(mask: pd.Series, index: pd.Index) -> pd.Series:
+    """``mask`` over a subset, as a mask over ``index`` (False elsewhere)."""
+    out = pd.Series(False, index=index)
+    out[mask.index[mask.to_numpy(dtype=bool)]] = True
+    return out
+
+
+def _bad_cells(s: pd.Series, c: Column, storage: Storage = Storage()) -> list[tuple[str, pd.Series]] | None:
     if s.empty:
         return None
     found: list[tuple[str, pd.Series]] = []
+    if c.kind in {"integer", "decimal", "date", "datetime"}:
+        foreign = non_ascii_digits(s)
+        if foreign.any():  # one clear message for these, not also "not a number"
+            found.append((NON_ASCII_DIGITS, foreign))
+            s = s[~foreign]
     if c.kind == "code":
         found.append((f"not one of {', '.join(c.choices)}", ~s.isin(c.choices)))
     elif c.kind == "integer":
         not_int = ~str_match(s, _INT, _INT_FAST)
-        found.append(("not a whole number", not_int))
-        found += _range_rules(pd.to_numeric(s.where(~not_int), errors="coerce"), c)
-    elif c.kind == "decimal":
-        not_num, frac_len = _decimal_shape(s)
-        found.append(("not a number (use a dot for decimals)", not_num))
-        too_many = frac_len > (c.decimal_places or 0)
-        found.append((f"more than {c.decimal_places} decimals", too_many & ~not_num))
-        nums = pd.to_numeric(s.where(~not_num), errors="coerce")
+        found += _not_a_number(s, not_int, NOT_WHOLE)
+        nums = pd.to_numeric(s.where(~not_int), errors="coerce")
         found += _range_rules(nums, c)
-        if c.step is not None:
-            off = ((nums / float(c.step)) % 1).abs() > 1e-9
-            found.append((f"not in steps of {c.step}", off & nums.notna()))
+        if storage.int_max is not None and c.max_value is None:
+            found.append((f"must be ≤ {storage.int_max} (the largest number the field holds)",
+                          nums.abs() > storage.int_max))
+    elif c.kind == "decimal":
+        found += _decimal_rules(s, c, storage)
     elif c.kind == "date":
         parsed = pd.to_datetime(s.where(str_match(s, _DATE, _DATE_FAST)), format="%Y-%m-%d", errors="coerce")
         found.append(("not a date (YYYY-MM-DD)", parsed.isna()))
-        today = pd.Timestamp(dt.date.today())
-        found.append(("date is in the future", parsed > today))
+        found.append((FUTURE_DATE, parsed > pd.Timestamp(today())))
     elif c.kind == "datetime":
         parsed = pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce")
         naive = ~str_search(s, _OFFSET, _OFFSET_FAST)
         found.append(("not an ISO 8601 date-time with offset (e.g. 2024-05-01T09:30:00+00:00)", parsed.isna() | naive))
-    if c.max_length and c.kind in {"text", "reference", "code"}:
-        found.append((f"longer than {c.max_length} characters", str_len(s) > c.max_length))
+        found.append((FUTURE_DATE, parsed > pd.Timestamp.now(tz="UTC")))
+    if c.kind in {"text", "reference", "code"}:
+        if c.max_length:
+            found.append((f"longer than {c.max_length} characters", str_len(s) > c.max_length))
+        found.append((NUL_CHARACTER, _has_nul(s)))
     return found
+
+
+def _decimal_rules(s: pd.Series, c: Column, storage: Storage) -> list[tuple[str, pd.Series]]:
+    """Shape, decimals, digits the column holds, range and step of decimal cells."""
+    not_num, frac_len = _decimal_shape(s)
+    found = _not_a_number(s, not_num, NOT_NUMBER)
+    too_many = frac_len > (c.decimal_places or 0)
+    found.append((f"more than {c.decimal_places} decimals", too_many & ~not_num))
+    nums = pd.to_numeric(s.where(~not_num), errors="coerce")
+    if storage.int_digits is not None:
+        found.append((f"too many digits: at most {storage.int_digits} before the decimal point",
+                      nums.abs() >= 10.0 ** storage.int_digits))
+    found += _range_rules(nums, c)
+    if c.step is not None:
+        off = ((nums / float(c.step)) % 1).abs() > 1e-9
+        found.append((f"not in steps of {c.step}", off & nums.notna()))
+    return found
+
+
+def today() -> dt.date:
+    """Today's date where the registry is (Django's ``TIME_ZONE``; the machine's date outside Django)."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.utils import timezone
+
+    try:
+        return timezone.localdate()
+    except ImproperlyConfigured:
+        return dt.date.today()
 
 
 def _range_rules(nums: pd.Series, c: Column) -> list[tuple[str, pd.Series]]:
@@ -308,3 +408,38 @@ def check_unique(frame: pd.DataFrame, table: Table, file: str, out: Collector) -
 
 def all_tables() -> dict[str, Table]:
     return tables()
+
+
+# ---------------------------------------------------------------------------------- numbers typed in forms
+
+AMBIGUOUS_COMMA = "ambiguous number: a comma before exactly three digits may separate thousands; write 1500 or 1.5"
+THOUSANDS = "write numbers without thousands separators (1500, not 1,500 or 1 500)"
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]+", re.ASCII)
+_SEPARATORS = ",. '\u2019\u00a0\u202f\u2009"  # comma, dot, space, apostrophes, no-break and thin spaces
+_GROUPED = re.compile(r"[0-9][, '\u2019\u00a0\u202f\u2009][0-9]{3}(?![0-9])|[0-9],[0-9]+\.|[0-9]\.[0-9]+,", re.ASCII)
+
+
+class NumberEntryError(ValueError):
+    """A number typed in a form whose separators cannot be read safely; ``rule`` says why."""
+
+    def __init__(self, rule: str) -> None:
+        super().__init__(rule)
+        self.rule = rule
+
+
+def number_from_form(text: str) -> str:
+    """The exchange text of a number a person typed: a decimal comma is read as the decimal mark
+    (``3,5`` → ``3.5``), never dropped (which would read 35). Returns other text unchanged, for the cell
+    rules to judge.
+
+    Raises :class:`NumberEntryError` for a thousands separator (``1 500``, ``1.500,5``, ``1,500.5``) or
+    a comma before exactly three digits (``1,500``: 1500 or 1.5?), rather than guess.
+    """
+    value = text.strip()
+    if _DECIMAL_COMMA.fullmatch(value):
+        if len(value.rsplit(",", 1)[1]) == 3:
+            raise NumberEntryError(AMBIGUOUS_COMMA)
+        return value.replace(",", ".")
+    if re.fullmatch(rf"[+-]?[0-9][0-9{_SEPARATORS}]*", value) and _GROUPED.search(value):
+        raise NumberEntryError(THOUSANDS)
+    return value

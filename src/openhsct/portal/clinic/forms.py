@@ -1,37 +1,23 @@
-"""Follow-up entry forms. Their rules are the import's rules: a form's values become a one-row bundle
-table, :func:`openhsct.registry.importer.validate_bundle` checks it against the patient's records
-already in the registry, and each problem is shown next to the field its column names.
+"""Follow-up entry forms. Their rules are the import's rules, as in the admin: a form's values become a
+one-row bundle table, :func:`openhsct.registry.importer.validate_bundle` checks it against the patient's
+records already in the registry, and each problem is shown next to the field its column names
+(:mod:`openhsct.registry.forms`, the one validation path of every form).
 
-Fields, labels, help texts and choices come from the models (``ModelForm``); the forms only parse what a
-browser sends (a date, a number) and leave every registry rule to the importer.
+Fields, labels, help texts and choices come from the models (``ModelForm``); the forms only read what a
+browser sends (a date, a number, a decimal comma) and leave every registry rule to the importer.
 """
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
-
-import pandas as pd
 from django import forms
-from django.core.validators import DecimalValidator
 
 from openhsct.registry import models as m
 from openhsct.registry.exchange import tables
-from openhsct.registry.importer import validate_bundle
-from openhsct.registry.validation import ROW, Collector, Problem
+from openhsct.registry.formats import python_to_text
+from openhsct.registry.forms import FORM_ROW, RegistryRulesMixin, problem_message, row_problems
+from openhsct.registry.validation import Problem
 
-FORM_ROW = 2  # the one row of the form's table, numbered as the first data line of a file
-
-
-def _text(value) -> str:
-    """Exchange text of one cleaned form value (the importer canonicalises it further)."""
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value).strip()
+__all__ = ["FORM_ROW", "FORMS", "BundleRowForm", "bundle_row_problems", "problem_message"]
 
 
 def bundle_row_problems(table_name: str, patient: m.Patient, values: dict) -> list[Problem]:
@@ -40,46 +26,22 @@ def bundle_row_problems(table_name: str, patient: m.Patient, values: dict) -> li
     The importer overlays the row on the registry's records of the patient's centre, so date-order
     rules (nothing after death, engraftment after day 0 …) apply. A key already in the registry would
     be an update on import; for a form that adds a record it is a duplicate, reported on the key's
-    last column.
+    last column. Returns the problems, sorted.
     """
     table = tables()[table_name]
-    row = {c: "" for c in table.column_names}
-    row.update({k: _text(v) for k, v in values.items() if k in row})
+    row = {c.name: _text(values.get(c.name), c) for c in table.columns}
     row.update(centre_code=patient.centre.centre_code, patient_code=patient.patient_code)
-    frame = pd.DataFrame([row], columns=table.column_names)
-    frame[ROW] = FORM_ROW
-    file = f"{table_name}.csv"
-    frame.attrs["file"] = file
-    out = Collector()
-    validate_bundle({table_name: frame}, out)
-    if not out.problems:
-        out.problems.extend(_existing_key(table, patient, row, file))
-    return sorted(set(out.problems))
+    return row_problems(table_name, row)
 
 
-def _existing_key(table, patient: m.Patient, row: dict, file: str) -> list[Problem]:
-    own = [k for k in table.key if k not in {"centre_code", "patient_code"}]
-    lookup = {k: row[k] for k in own}
-    if not table.model.objects.filter(patient=patient, **lookup).exists():
-        return []
-    rule = f"this patient already has a record with this {' and '.join(own)} in the registry"
-    return [Problem(file, FORM_ROW, own[-1], rule, "/".join(row[k] for k in own))]
+def _text(value, column) -> str:
+    """Exchange text of one form value (the importer canonicalises it further)."""
+    if isinstance(value, str):
+        return value.strip()
+    return python_to_text(value, column)
 
 
-def problem_message(p: Problem) -> str:
-    """A problem as a person reads it next to the field: the import's rule, with column names in words
-    (``death_date`` → "death date"), then the value."""
-    text = _WORDS.sub(lambda w: w.group(0).replace("_", " "), p.rule)
-    text = text[0].upper() + text[1:]
-    if not p.value:
-        return f"{text}."
-    return f"{text} ({p.value})." if " vs " in p.value else f"{text} (you entered {p.value})."
-
-
-_WORDS = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
-
-
-class BundleRowForm(forms.ModelForm):
+class BundleRowForm(RegistryRulesMixin, forms.ModelForm):
     """A model form validated by the importer. Subclasses name their exchange ``table_name``."""
 
     table_name: str = ""
@@ -87,17 +49,17 @@ class BundleRowForm(forms.ModelForm):
     def __init__(self, *args, patient: m.Patient, **kwargs):
         super().__init__(*args, **kwargs)
         self.patient = patient
+        self.setup_rule_fields()
         for name, field in self.fields.items():
-            if isinstance(field, forms.DecimalField):
-                # digits and decimals are the importer's rules ("more than 1 decimals"), not the form's
-                field.max_digits = field.decimal_places = None
-                field.validators = [v for v in field.validators if not isinstance(v, DecimalValidator)]
-                field.widget.attrs.update(step="any", inputmode="decimal")
-            if isinstance(field, forms.DateField):
-                field.widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+            if isinstance(field.widget, forms.DateInput):
+                field.widget = forms.DateInput(attrs={**field.widget.attrs, "type": "date"}, format="%Y-%m-%d")
             help_id = f"{self.add_prefix(name)}-help"
             if field.help_text:
                 field.widget.attrs["aria-describedby"] = help_id
+
+    def rule_table(self):
+        """The form's exchange table (``table_name``)."""
+        return tables()[self.table_name]
 
     def full_clean(self):
         super().full_clean()
@@ -109,14 +71,13 @@ class BundleRowForm(forms.ModelForm):
                     {"aria-invalid": "true", "aria-describedby": " ".join(d for d in described if d)}
                 )
 
+    def clean(self):
+        cleaned = super().clean()
+        self.apply_rules()
+        return cleaned
+
     def _post_clean(self):
-        """Replace Django's model validation with the import's: one source of rules."""
-        if self.errors:
-            return
-        values = {name: self.cleaned_data.get(name) for name in self.fields}
-        for p in bundle_row_problems(self.table_name, self.patient, values):
-            field = p.column if p.column in self.fields else None
-            self.add_error(field, problem_message(p) if field else f"{p.column}: {problem_message(p)}")
+        """The import's rules (in :meth:`clean`) replace Django's model validation: one source of rules."""
 
     def record_values(self) -> dict:
         """The validated values as model field values (empty text stays empty, empty numbers None)."""
