@@ -76,6 +76,7 @@ AXES_HANDLER = "openhsct.site.throttle.LoginThrottleHandler"
 AXES_LOCKOUT_CALLABLE = "openhsct.site.throttle.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "openhsct.site.throttle.client_ip"
 AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lock lasts 15 minutes; tries during it do not extend it
 AXES_VERBOSE = False
 OPENHSCT_LOGIN_IP_FAILURE_LIMIT = int(os.environ.get("OPENHSCT_LOGIN_IP_FAILURE_LIMIT", "50"))
 OPENHSCT_PROXY_COUNT = 0
