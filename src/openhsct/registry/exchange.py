@@ -214,7 +214,9 @@ def data_dictionary_markdown() -> str:
         "A bundle is a folder with one `<table>.csv` (or `.parquet`) per table below. Dates are ISO",
         "`YYYY-MM-DD`, datetimes ISO 8601 with offset, decimals use a dot. An empty cell means *missing*;",
         "coded values such as `unknown` or an `*_assessed` of `no` mean *known not to be known / not done*.",
-        "Row numbers in import errors are line numbers in the file (the header is line 1).",
+        "Row numbers in import errors are line numbers in the file (the header is line 1). The import, the",
+        "clinic forms and the admin check every row with the same rules (see *Validation* in",
+        "`docs/exchange-format.md`): nothing in the future, before the birth year or after death.",
         "",
     ]
     for t in tables().values():
