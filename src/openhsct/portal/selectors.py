@@ -37,9 +37,10 @@ _generation = [0]  # bumped on every local change: a version read that straddles
 def _read_registry_version() -> str:
     """The version as stored: ``<newest audit id>.<its time in µs>-<patients>``, exports aside (an export
     changes no data). The time keeps two databases that reuse audit ids (SQLite after a wipe) apart."""
+    from openhsct.registry.audit import NON_DATA_ACTIONS  # exports, views, sign-ins change no data
     from openhsct.registry.models import AuditEvent, Patient
 
-    top = AuditEvent.objects.exclude(action="export").order_by("-id").values_list("id", "at").first()
+    top = AuditEvent.objects.exclude(action__in=NON_DATA_ACTIONS).order_by("-id").values_list("id", "at").first()
     stamp = f"{top[0]}.{int(top[1].timestamp() * 1e6)}" if top else "0"
     return f"{stamp}-{Patient.objects.count()}"
 
@@ -69,7 +70,9 @@ def registry_changed(sender, instance=None, using=None, **kwargs) -> None:
 
     if sender._meta.app_label != "registry":
         return
-    if sender.__name__ == "AuditEvent" and getattr(instance, "action", None) == "export":
+    from openhsct.registry.audit import NON_DATA_ACTIONS
+
+    if sender.__name__ == "AuditEvent" and getattr(instance, "action", None) in NON_DATA_ACTIONS:
         return
     _forget_version()
     transaction.on_commit(_forget_version, using=using)
