@@ -144,8 +144,8 @@ class Target:
                 con.close()
         import psycopg
 
-        with psycopg.connect(self.url, autocommit=True) as con:
-            return con.execute(sql.replace("?", "%s"), params).fetchall()
+        with psycopg.connect(self.url, autocommit=True) as con:  # placeholders (and %) only with parameters
+            return con.execute(sql.replace("?", "%s") if params else sql, params or None).fetchall()
 
     def tables(self) -> list[str]:
         """Returns the registry's data tables (the audit history is checked on its own)."""
