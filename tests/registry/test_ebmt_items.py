@@ -416,3 +416,13 @@ def test_ebmt_summary_carries_the_new_items(db, tmp_path):
     assert (row["Weight at HSCT (kg)"], row["Performance score (Karnofsky) at HSCT"]) == ("68.5", "90")
     assert (row["CMV serostatus"], row["ANC recovery"]) == ("positive", "achieved")
     assert row["Subsequent HSCT date"] == "2022-05-02"
+
+
+@pytest.mark.django_db
+def test_new_tables_are_covered_by_the_after_death_rule(tmp_path):
+    bundle = _with_items()
+    bundle["igg_levels"].append({"centre_code": "NRT", "patient_code": "P002", "sample_date": "2019-06-01",
+                                 "igg_g_per_l": "6.0", "replacement": "no"})  # P002 died on 2019-05-06
+    details = _errors(tmp_path, bundle)
+    assert any(d.startswith("igg_levels.csv:3:sample_date: nothing can be recorded after death_date")
+               for d in details), details

@@ -47,11 +47,6 @@ DATE_ORDERS: tuple[DateOrder, ...] = (
 
 _OPS = {"<": operator.lt, "<=": operator.le}
 
-# Records of the new tables dated after the patient's death are refused like every other record.
-_DATED = (("viral_loads", "sample_date"), ("igg_levels", "sample_date"), ("late_effects", "diagnosis_date"),
-          ("reproductive_health", "record_date"), ("second_transplants", "transplant_date"))
-
-
 def _table_of(model_name: str) -> str:
     return next(t.name for t in tables().values() if t.model.__name__ == model_name)
 
@@ -84,13 +79,11 @@ def check_row_rules(frames: dict[str, pd.DataFrame], out: Collector) -> None:
 
 
 def check_item_dates(effective: dict[str, pd.DataFrame], out: Collector) -> None:
-    """Across tables: a second transplant after the first one's day 0, nothing in the new tables after
-    death. Runs on the effective registry, reporting bundle rows. Returns nothing."""
+    """Across tables: a second transplant after the first one's day 0 (dates after death or before birth
+    are refused for every table by :func:`openhsct.registry.rules.check_dates`). Runs on the effective
+    registry, reporting bundle rows. Returns nothing."""
     compare(out, effective["second_transplants"], "transplant_date", ">", effective["transplants"], "day0",
             on=PATIENT, file="second_transplants.csv", rule="a second transplant must be after the first one's day0")
-    for name, col in _DATED:
-        compare(out, effective[name], col, "<=", effective["deaths"], "death_date", on=PATIENT, file=f"{name}.csv",
-                rule="must be on or before the patient's death_date")
 
 
 def _is_empty(value) -> bool:

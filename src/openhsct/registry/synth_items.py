@@ -134,19 +134,23 @@ def _yes_no_unknown(rng: np.random.Generator, p_yes: float, p_no: float, size: i
 
 
 def _pid(frame: pd.DataFrame) -> np.ndarray:
-    """Patient index of each row (synthetic codes are S + a running number)."""
+    """Patient index of each row: synthetic codes are ``S`` and a zero-padded running number of one
+    width, read here from the characters' code points (no per-row Python)."""
     if frame.empty:
         return np.zeros(0, dtype=np.int64)
-    return frame[S.PC].str.slice(1).astype(np.int64).to_numpy() - 1
+    codes = frame[S.PC].to_numpy(dtype=str)
+    width = codes.dtype.itemsize // 4
+    digits = codes.view(np.uint32).reshape(codes.size, width)[:, 1:].astype(np.int64) - ord("0")
+    return digits @ (10 ** np.arange(width - 2, -1, -1, dtype=np.int64)) - 1
 
 
 def _days(frame: pd.DataFrame, col: str) -> np.ndarray:
     """A date column as days since 1970-01-01 (``_NA`` where empty)."""
-    s = frame[col]
-    out = np.full(len(s), S._NA, dtype=np.int64)
-    filled = (s != "").to_numpy()
+    s = frame[col].to_numpy(dtype=str)
+    out = np.full(s.size, S._NA, dtype=np.int64)
+    filled = s != ""
     if filled.any():
-        out[filled] = pd.to_datetime(s[filled], format="%Y-%m-%d").to_numpy().astype("datetime64[D]").astype(np.int64)
+        out[filled] = s[filled].astype("datetime64[D]").astype(np.int64)
     return out
 
 
@@ -218,7 +222,8 @@ def _conditioning(tables: dict, size: tuple[np.ndarray, np.ndarray], rng: np.ran
 
 def _drug_dose(cond: pd.DataFrame, drugs: pd.DataFrame, name: str) -> np.ndarray:
     """Each conditioning row's total dose of the drug whose name contains ``name`` (NaN where none)."""
-    hit = drugs.loc[drugs["drug"].str.contains(name, regex=False)]
+    names = {d for r in S.REGIMENS.values() for d, _, _ in r.drugs} | {"rituximab"}  # the drugs synth writes
+    hit = drugs.loc[drugs["drug"].isin([d for d in names if name in d]).to_numpy()]
     dose = pd.Series(hit["total_dose"].astype(float).to_numpy(), index=_pid(hit))
     dose = dose[~dose.index.duplicated()]
     return dose.reindex(_pid(cond)).to_numpy(dtype=float)
