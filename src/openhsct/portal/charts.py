@@ -297,7 +297,7 @@ def forest_chart(
     order = df["label"].tolist()
     kinds = ["study", "pooled", "prediction", "centre"]
     colours = [GREY, BLACK, ORANGE, BLUE]
-    y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=460))
     hi = float(df["upper"].fillna(df["estimate"]).max())
     x = alt.X(
         "lower:Q", title=x_title, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, min(1.0, hi * 1.05)])
@@ -336,6 +336,8 @@ def forest_summary(rows: Sequence[Mapping], *, title: str, k: int | None = None)
     if pi:
         parts.append(f"range expected for a new centre {pi['lower']:.1%} to {pi['upper']:.1%}")
     centre = next((r for r in rows if r["kind"] == "centre"), None)
-    if centre:
+    if centre and _num(centre.get("lower")) and _num(centre.get("upper")):
         parts.append(f"this centre {centre['estimate']:.1%} (95% CI {centre['lower']:.1%} to {centre['upper']:.1%})")
+    elif centre:
+        parts.append(f"this centre {centre['estimate']:.1%}")
     return "; ".join(parts) + "."

@@ -112,3 +112,62 @@ def readable(code: object) -> str:
     """A code as words: the name in :data:`READABLE`, else the code with underscores as spaces."""
     text = str(code)
     return READABLE.get(text, text.replace("_", " "))
+
+
+#: Elements whose text is never wrapped: already explained, not prose, or where markup is not allowed.
+_SKIP = frozenset({"abbr", "script", "style", "code", "pre", "svg", "option", "select", "textarea", "title"})
+_TAG = re.compile(r"(<[^>]*>)")
+_TAG_NAME = re.compile(r"<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9]*)[^>]*?(/?)>")
+_CHECKED = tuple(t for t in TERMS if len(t.term) > 1)
+
+
+def _pattern(term: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w-]){re.escape(term)}(?!\w)")
+
+
+_PATTERNS = {t.term: _pattern(t.term) for t in _CHECKED}
+
+
+def explain_first_uses(html: str) -> str:
+    """``html`` with the first use of each glossary abbreviation wrapped in ``<abbr title="…">`` — unless
+    that first use already is inside an ``<abbr>``. Text inside scripts, code, charts (SVG), form options
+    and titles is left as it is and does not count as a use."""
+    from django.utils.html import escape
+
+    done: set[str] = set()
+    skipping: list[str] = []
+    out = []
+    for part in _TAG.split(html):
+        if part.startswith("<"):
+            m = _TAG_NAME.match(part)
+            if m:
+                closing, name, selfclosing = m.group(1), m.group(2).lower(), m.group(3)
+                if name in _SKIP and not selfclosing:
+                    if closing and name in skipping:
+                        del skipping[len(skipping) - 1 - skipping[::-1].index(name)]
+                    elif not closing:
+                        skipping.append(name)
+            out.append(part)
+            continue
+        if not part:
+            continue
+        spans = []
+        for term, pattern in _PATTERNS.items():
+            if term in done:
+                continue
+            found = pattern.search(part)
+            if found:
+                done.add(term)
+                if not skipping:
+                    spans.append((found.start(), found.end(), BY_TERM[term]))
+                elif "abbr" not in skipping:
+                    done.discard(term)  # a use inside a chart or an option does not count
+        pos = 0
+        for start, end, entry in sorted(spans, key=lambda s: s[0]):
+            if start < pos:
+                continue
+            out.append(part[pos:start])
+            out.append(f'<abbr title="{escape(entry.stands_for)}">{part[start:end]}</abbr>')
+            pos = end
+        out.append(part[pos:])
+    return "".join(out)

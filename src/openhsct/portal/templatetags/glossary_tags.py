@@ -60,3 +60,22 @@ def evidence_text(text) -> str:
     from openhsct.evidence.display import readable_text
 
     return readable_text(text)
+
+
+class _ExplainNode(template.Node):
+    def __init__(self, nodelist):
+        self.nodelist = nodelist
+
+    def render(self, context) -> str:
+        from django.utils.safestring import mark_safe
+
+        return mark_safe(glossary.explain_first_uses(self.nodelist.render(context)))  # noqa: S308 - rendered template
+
+
+@register.tag
+def explain(parser, token):
+    """``{% explain %}…{% endexplain %}``: the enclosed HTML with every glossary abbreviation wrapped in
+    ``<abbr title>`` on its first use (:func:`openhsct.portal.glossary.explain_first_uses`)."""
+    nodelist = parser.parse(("endexplain",))
+    parser.delete_first_token()
+    return _ExplainNode(nodelist)
