@@ -213,7 +213,7 @@ def test_centre_list_and_comparison_flag_small_and_incomplete_centres(pages, sma
 def test_sorting_is_done_on_the_server(small_registry, client):
     def order(sort):
         html = client.get(f"/compare/?sort={sort}").content.decode()
-        table = html.split('class="centres"')[1]
+        table = html.split('class="centres')[1]
         return re.findall(r'href="/centres/(SYN\d+)/"', table)
 
     by_n = order("-n")
@@ -244,7 +244,7 @@ def test_evidence_page_filters_and_links_each_study(small_registry, client):
     # Series published before 2020 report no death: nothing can be pooled, and the page says so.
     assert selectors.pooled_evidence("trm", (("era", "before 2020"),)) is None
     assert "No published study" in client.get("/evidence/?outcome=trm&era=before+2020").content.decode()
-    assert "selected>trm" in client.get("/evidence/?outcome=../../etc").content.decode()
+    assert 'value="trm" selected' in client.get("/evidence/?outcome=../../etc").content.decode()
 
 
 def test_centre_page_shows_its_line_under_the_pooled_estimate(pages, small_registry):
@@ -259,8 +259,9 @@ def test_centre_page_shows_its_line_under_the_pooled_estimate(pages, small_regis
 def test_report_html_has_the_same_numbers_as_the_page(pages, small_registry):
     code = small_registry["big"]
     page, rep = _text(pages[f"/centres/{code}/"]), _text(pages[f"/centres/{code}/report.html"])
+    plain = re.compile(r"</?abbr[^>]*>")  # pages explain abbreviations on first use; the report may not
     for sentence in re.findall(r'<p class="plain">(.*?)</p>', page):
-        assert sentence in rep
+        assert plain.sub("", sentence) in plain.sub("", rep)
     assert "<link" not in rep and "<script" not in rep  # standalone
 
 

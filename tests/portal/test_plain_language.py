@@ -201,7 +201,7 @@ def test_evidence_caption_chart_and_table_agree(pages, db):
     for label in rows:
         assert label.replace("&amp;", "&") in svg.replace("&amp;", "&")
         assert "_" not in label
-    assert f"<em>k</em> = {k};" in html
+    assert f"Pooled across {k} studies (" in html
 
 
 def test_centre_evidence_caption_counts_the_pooled_studies(pages, small_registry, db):
