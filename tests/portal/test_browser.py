@@ -53,17 +53,21 @@ def test_public_pages_render_match_the_summary_and_pass_axe(
     assert page.locator("svg[role=img]").count() >= 7
     raw = centre_summary(registry_frames(typed=True), code, as_of=TEST_CUT)
     pfs5 = next(a for a in raw["endpoints"]["pfs"]["at"] if a["years"] == 5)
+    # The details follow the summary card as collapsed sections.
+    page.locator("#sec-happened > summary").click()
     assert page.get_by_text(
         f"about {round(100 * pfs5['estimate'])} in 100 people treated here were event-free 5 years later",
         exact=False,
     ).first.is_visible()
     # Tables behind <details> are there for screen readers and open on demand.
-    page.locator("details summary").first.click()
-    assert page.locator("details[open] table").first.is_visible()
+    page.locator("#sec-treated > summary").click()
+    page.locator("#sec-treated details summary").first.click()
+    assert page.locator("#sec-treated details[open] table").first.is_visible()
     for sel in ("h1", "h2", "figure figcaption"):
         assert page.locator(sel).count() >= 1
     # The centre beside the evidence: its own line under the pooled estimate and prediction interval.
-    evidence = page.locator("section[aria-labelledby=evidence]")
+    evidence = page.locator("#sec-evidence")
+    evidence.locator("> summary").click()
     assert evidence.get_by_role("heading", name="Compared with the published evidence").is_visible()
     assert evidence.locator("svg[role=img]").count() >= 2
     assert evidence.get_by_text("range the published studies predict for a new centre").first.is_visible()
@@ -128,7 +132,7 @@ def test_report_pdf_downloads_with_its_pages_and_text(live_server, synth_registr
         "What it costs",
         "Compared with the published evidence",
         "Not medical advice",
-        "page 1 of",
+        "Page 1 of",
     ):
         assert expected in text, expected
     assert f"of {pages}" in text

@@ -86,9 +86,40 @@ def _empty_at(years) -> list[dict]:
     ]
 
 
+def known_status(time_days: np.ndarray, event: np.ndarray, day: float) -> int:
+    """Patients whose status at ``day`` is known: still followed at ``day`` or with the event (or a
+    competing event, for a cause code) by then; those censored earlier are left out."""
+    t = np.asarray(time_days, dtype=float)
+    e = np.asarray(event)
+    return int(((t >= day) | ((e != 0) & (t <= day))).sum())
+
+
+def boundary_interval(estimate: float | None, n_known: int) -> tuple[float, float] | None:
+    """The 95 % interval of a Kaplan–Meier or cumulative-incidence estimate of exactly 0 or 1: the exact
+    (Clopper–Pearson) interval of 0 or all of ``n_known`` patients (those whose status at that time is
+    known). The log and Greenwood intervals collapse to a point there ("100 % (100 % to 100 %)"), and the
+    log-log interval is undefined; with no censoring before that time this is the exact binomial interval
+    of the whole group. Returns ``(lower, upper)``, or None when the estimate lies strictly inside (0, 1)
+    or no status is known."""
+    if estimate is None or n_known <= 0 or 0.0 < estimate < 1.0:
+        return None
+    ci = binomial_ci(n_known if estimate >= 1.0 else 0, n_known, method="exact")
+    return float(ci.lower), float(ci.upper)
+
+
+def _with_boundary(block: dict, time_days: np.ndarray, event: np.ndarray, day: float) -> dict:
+    """``block`` (estimate, lower, upper) with :func:`boundary_interval` where the estimate is 0 or 1."""
+    exact = boundary_interval(block.get("estimate"), known_status(time_days, event, day))
+    if exact is not None:
+        block["lower"], block["upper"] = exact
+        block["interval"] = "exact binomial (estimate at 0 or 1)"
+    return block
+
+
 def survival_at(time_days: np.ndarray, event: np.ndarray, years=SURVIVAL_YEARS) -> list[dict]:
     """Kaplan–Meier survival at each of ``years`` with its log-scale 95 % CI, standard error and number at
-    risk; ``None`` beyond the last observation (R ``summary.survfit`` leaves those times out)."""
+    risk; ``None`` beyond the last observation (R ``summary.survfit`` leaves those times out). Where the
+    estimate is 0 or 1 the interval is the exact binomial one of :func:`boundary_interval`."""
     if len(time_days) == 0:
         return _empty_at(years)
     summary = km_summary(np.asarray(time_days) / DAYS_PER_YEAR, event, times=list(years))
@@ -97,16 +128,15 @@ def survival_at(time_days: np.ndarray, event: np.ndarray, years=SURVIVAL_YEARS) 
     for y in years:
         if float(y) in at.index:
             r = at.loc[float(y)]
-            out.append(
-                {
-                    "years": int(y),
-                    "estimate": _num(r["survival"]),
-                    "lower": _num(r["lower"]),
-                    "upper": _num(r["upper"]),
-                    "std_err": _num(r["std_err"]),
-                    "n_risk": int(r["n_risk"]),
-                }
-            )
+            block = {
+                "years": int(y),
+                "estimate": _num(r["survival"]),
+                "lower": _num(r["lower"]),
+                "upper": _num(r["upper"]),
+                "std_err": _num(r["std_err"]),
+                "n_risk": int(r["n_risk"]),
+            }
+            out.append(_with_boundary(block, time_days, event, float(y) * DAYS_PER_YEAR))
         else:
             out.append(_empty_at([y])[0])
     return out
@@ -212,7 +242,8 @@ def trm_block(patients: pd.DataFrame, definition: str, max_points: int = CURVE_P
     }
     cif = trm_incidence(t, c) if t.size else None
     for name, day in (("day100", 100.0), ("year1", DAYS_PER_YEAR)):
-        at = _cif_at(cif, day) if t.size else {"estimate": None, "lower": None, "upper": None}
+        at = _with_boundary(_cif_at(cif, day), t, c, day) if t.size else {
+            "estimate": None, "lower": None, "upper": None}
         at["n_risk"] = int((t >= day).sum())
         at["events"] = int(((c == 1) & (t <= day)).sum())
         block[name] = at
@@ -405,7 +436,8 @@ def _stratum(patients: pd.DataFrame) -> dict:
 
     t = patients["trm_time"].to_numpy(dtype=float)
     c = patients["trm_cause"].to_numpy()
-    trm = _cif_at(trm_incidence(t, c), 100.0) if t.size else {"estimate": None, "lower": None, "upper": None}
+    trm = (_with_boundary(_cif_at(trm_incidence(t, c), 100.0), t, c, 100.0) if t.size
+           else {"estimate": None, "lower": None, "upper": None})
     trm.update(n_risk=int((t >= 100).sum()), n=int(t.size), events=int(((c == 1) & (t <= 100)).sum()))
     return {"n": len(patients), "pfs_5y": at5("pfs"), "os_5y": at5("os"), "trm_day100": trm}
 

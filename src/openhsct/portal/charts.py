@@ -157,12 +157,15 @@ def per_year_chart(per_year: Sequence[Mapping]) -> Chart | None:
     import pandas as pd
 
     rows = [
-        {"year": str(r["year"]), "n": r["n"] if _num(r["n"]) else 0, "label": str(r["n"])} for r in per_year
+        {"year": str(r["year"]), "n": r["n"] if _num(r["n"]) else 0, "label": str(r["n"]) if _num(r["n"]) else "–"}
+        for r in per_year
     ]
     if not rows:
         return None
     df = pd.DataFrame(rows)
-    base = alt.Chart(df).encode(x=alt.X("year:O", title="Year of transplant", axis=alt.Axis(labelAngle=0)))
+    # Years as slanted labels, thinned where they would touch (never run together as "200520062007").
+    axis = alt.Axis(labelAngle=-45, labelOverlap="greedy", labelSeparation=4)
+    base = alt.Chart(df).encode(x=alt.X("year:O", title="Year of transplant", axis=axis))
     bars = base.mark_bar(color=BLUE).encode(y=alt.Y("n:Q", title="Patients transplanted"))
     text = base.mark_text(dy=-6, color=BLACK).encode(y="n:Q", text="label:N")
     chart = alt.layer(bars, text).properties(width=WIDTH, height=180)

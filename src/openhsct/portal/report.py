@@ -19,16 +19,34 @@ from django.template.loader import render_to_string
 from openhsct.portal import published
 
 _pdf_lock = threading.Lock()
-_pdfs: dict[tuple[str, str], bytes] = {}
+_pdfs: dict[tuple[str, str, str], bytes] = {}
 
 
 def report_html(context: Mapping, *, request=None) -> str:
-    """The standalone report page (styles inlined, charts inline): the same content as the centre page."""
+    """The standalone report page (styles inlined, charts inline): the summary card and the methods first,
+    the centre page's details as an appendix. The card is made from ``p`` and ``overall`` when the
+    context has none."""
     from django.contrib.staticfiles import finders
 
     css_path = finders.find("portal/portal.css")
     css = Path(css_path).read_text(encoding="utf-8") if css_path else ""
+    context = dict(context)
+    page = context.get("p") or {}
+    if "card" not in context and not page.get("suppressed"):
+        from openhsct.portal.card import summary_card
+
+        context["card"] = summary_card(page, context.get("overall"), context.get("currency") or "EUR")
     return render_to_string("portal/report.html", {**context, "inline_css": css, "report": True}, request=request)
+
+
+def card_context(release, page: Mapping, reader: str = "EUR") -> dict:
+    """``{"card": …}`` for a centre page (none for a suppressed centre): the summary card from the stored
+    page, the release's all-centre figures and the reader's currency."""
+    from openhsct.portal.card import summary_card
+
+    if page.get("suppressed"):
+        return {}
+    return {"card": summary_card(page, published.part(release, "overall.json"), reader)}
 
 
 def centre_page(release, code: str) -> dict | None:
@@ -44,27 +62,28 @@ def centre_page(release, code: str) -> dict | None:
     return {"centre": listed, "suppressed": True, "reason": listed["n"].get("reason")}
 
 
-def report_context(release, page: Mapping) -> dict:
-    """The template context of a centre report from its stored page."""
+def report_context(release, page: Mapping, reader: str = "EUR") -> dict:
+    """The template context of a centre report from its stored page, with its summary card."""
     return {**published.release_context(release), "p": page, "centre": page["centre"], "min_n": 5,
-            "synthetic": published.synthetic()}
+            "synthetic": published.synthetic(), "currency": reader, **card_context(release, page, reader)}
 
 
 def render_pdf(html: str) -> bytes:
-    """The report as PDF (WeasyPrint)."""
+    """The report as tagged PDF (WeasyPrint, PDF/UA-1: structure tree and the document's language)."""
     import weasyprint
 
-    return weasyprint.HTML(string=html, base_url=".").write_pdf()
+    return weasyprint.HTML(string=html, base_url=".").write_pdf(pdf_variant="pdf/ua-1")
 
 
-def report_pdf(release, code: str, html: Callable[[], str]) -> bytes:
-    """The stored PDF of ``code`` in ``release``, or the report rendered once per process from ``html()``."""
+def report_pdf(release, code: str, html: Callable[[], str], *, reader: str = "EUR") -> bytes:
+    """The stored PDF of ``code`` in ``release`` (prices beside EUR), or the report rendered once per
+    process and reader's currency from ``html()``."""
     from openhsct.releases.store import read_part
 
-    stored = read_part(release, f"centre/{code}/report.pdf")
+    stored = read_part(release, f"centre/{code}/report.pdf") if reader == "EUR" else None
     if stored is not None:
         return stored
-    key = (release.pk, code)
+    key = (release.pk, code, reader)
     with _pdf_lock:
         if key not in _pdfs:
             _pdfs[key] = render_pdf(html())

@@ -160,24 +160,34 @@ def _centre_page(release, code: str) -> dict:
 @public_page
 @from_release
 def centre(request, release, code: str):
+    """A centre's page: the summary card first (prices also in ``?currency=``), then the details."""
+    from openhsct.portal.currency import chosen
+    from openhsct.portal.report import card_context
+
     page = _centre_page(release, code)
-    return render(request, "portal/centre.html", _ctx(release, p=page, centre=page["centre"]))
+    reader, message = chosen(request.GET.get("currency"))
+    return render(request, "portal/centre.html", _ctx(
+        release, p=page, centre=page["centre"], currency_message=message, **card_context(release, page, reader)))
 
 
-def _report_html(request, release, page: dict) -> str:
+def _report_html(request, release, page: dict, reader: str = "EUR") -> str:
     from openhsct.portal.report import report_context, report_html
 
-    return report_html(report_context(release, page), request=request)
+    return report_html(report_context(release, page, reader), request=request)
 
 
 @require_safe
 @from_release
 def centre_report(request, release, code: str, fmt: str):
+    from openhsct.portal.currency import chosen
+
     page = _centre_page(release, code)
+    reader, _ = chosen(request.GET.get("currency"))
     if fmt == "pdf":
         from openhsct.portal.report import report_pdf
 
-        response = HttpResponse(report_pdf(release, code, lambda: _report_html(None, release, page)),
+        response = HttpResponse(report_pdf(release, code, lambda: _report_html(None, release, page, reader),
+                                           reader=reader),
                                 content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="openhsct-{code}-{release.pk}-report.pdf"'
         return response
@@ -187,7 +197,7 @@ def centre_report(request, release, code: str, fmt: str):
         response = HttpResponse(summary_csv(page), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="openhsct-{code}-{release.pk}-summary.csv"'
         return response
-    return HttpResponse(_report_html(request, release, page))
+    return HttpResponse(_report_html(request, release, page, reader))
 
 
 @require_safe

@@ -78,6 +78,10 @@ def public_tables(parts: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
                     t["strata"].append({"centre_code": code, "by": by, "level": r["level"], "patients": n,
                                         "measure": measure, **_estimate_row(r[measure])}
                                        | ({"note": note} if note else {}))
+        for r in page.get("course") or []:
+            n, note = _cell(r["n"])
+            t["strata"].append({"centre_code": code, "by": "course", "level": r["level"], "patients": n,
+                                "measure": "pfs_5y", **_estimate_row(r["pfs_5y"])} | ({"note": note} if note else {}))
         for r in page["edss_change"]:
             row = {"centre_code": code, "years": r["years"]}
             for k in ("improved", "stable", "worse"):
@@ -96,6 +100,14 @@ def public_tables(parts: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
                                    "patients": n, "median": None if med.get("suppressed") else med["estimate"],
                                    "q1": None if med.get("suppressed") else med["lower"],
                                    "q3": None if med.get("suppressed") else med["upper"], "note": note})
+        local = page.get("costs_local")
+        if local:
+            n, note = _cell(local["patients"])
+            med = local["median"]
+            t["costs"].append({"centre_code": code, "currency": local["currency"], "category": "total",
+                               "patients": n, "median": None if med.get("suppressed") else med["estimate"],
+                               "q1": None if med.get("suppressed") else med["lower"],
+                               "q3": None if med.get("suppressed") else med["upper"], "note": note})
         for code_pro, block in sorted((page.get("pro") or {}).items()):
             for w in block["windows"]:
                 v = w["value"]

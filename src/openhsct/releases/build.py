@@ -12,6 +12,7 @@ Parts (the archive's public tables are derived from them by :mod:`openhsct.relea
   only and its patients enter no other figure of the release);
 - ``centre/<code>.json`` — one centre's page: disclosed figures, sentences and SVG charts;
 - ``comparison.json`` — the centre comparison, its funnel plots and the all-centre targets;
+- ``overall.json`` — the summary card's figures for all published centres together;
 - ``evidence.json`` — the published evidence, pooled, for each outcome and filter the page offers;
 - ``consent.json`` — patients left out for lack of publication consent, per centre;
 - ``decision.json`` — the decision aid's prediction model and its "similar patients"
@@ -31,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from openhsct.releases.disclosure import MIN_GROUP, disclose
-from openhsct.releases.values import Count, Estimate, to_plain
+from openhsct.releases.values import Count, Estimate, Rate, to_plain
 
 EVIDENCE_OUTCOMES = ("trm", "pfs_2y", "pfs_5y", "neda_2y", "neda_5y", "rfs_5y")
 EVIDENCE_FILTERS = {
@@ -221,14 +222,21 @@ def centre_part(
     from openhsct.outcomes.comparison import FOLLOWUP_FLAG_SHARE
     from openhsct.outcomes.endpoints import registry_outcomes
     from openhsct.outcomes.summary import _centre_info, summarise
-    from openhsct.releases.public import typed_summary
+    from openhsct.releases.disclosure import coarser_margin
+    from openhsct.releases.public import course_table, local_costs, typed_summary
 
     info = _centre_info(tables, code)
     outcomes = registry_outcomes(
         tables, as_of=pd.Timestamp(cut), trm_definition=settings.trm_definition, definition=settings.definition
     )
     summary = summarise(tables, outcomes, info, currency=settings.currency)
-    page = to_plain(disclose(typed_summary(outcomes, summary)))
+    typed = typed_summary(outcomes, summary)
+    typed["course"] = course_table(outcomes.patients)
+    typed["costs_local"] = local_costs(tables, outcomes.patients)
+    public = disclose(typed)
+    public["course"] = coarser_margin(public["course"], public["strata"]["phenotype"])
+    page = to_plain(public)
+    page["first_year"] = first_year(page["per_year"])
     page["centre"] = {k: info.get(k) for k in ("centre_code", "name", "country", "city", "synthetic")}
     share = page["followup"]["completeness"]
     page["followup"]["flag"] = not share.get("suppressed") and (share.get("estimate") or 0.0) < FOLLOWUP_FLAG_SHARE
@@ -239,7 +247,48 @@ def centre_part(
     return canonical_json(page)
 
 
+def first_year(per_year: list[dict]) -> int | None:
+    """The first year listed in a disclosed per-year table (its levels are public even where the count
+    is not), or None when it lists none."""
+    years = [int(r["level"]) for r in per_year if str(r["level"]).isdigit()]
+    return min(years) if years else None
+
+
 # ---- the whole registry ------------------------------------------------------------------------------
+
+
+def overall_part(tables: dict[str, pd.DataFrame], cut: dt.date, settings: BuildSettings) -> bytes:
+    """The summary card's figures for all published centres together (``tables`` holds their rows only):
+    progression-free and relapse-free survival and NEDA-3 (event-free survival) at 2 and 5 years, deaths
+    by the release's definition at day 100, patients with a severe side effect, each with its 95 % interval
+    (exact binomial at 0 or 1), after the disclosure rules. The centre pages set each centre beside them."""
+    from openhsct.outcomes.endpoints import endpoint_data, registry_outcomes
+    from openhsct.outcomes.summary import grade3_block, survival_at, trm_block
+
+    outcomes = registry_outcomes(
+        tables, as_of=pd.Timestamp(cut), trm_definition=settings.trm_definition, definition=settings.definition
+    )
+    p = outcomes.patients
+    n = len(p)
+    endpoints = {}
+    for key in ("pfs", "rfs", "efs"):
+        t, e = endpoint_data(p, key)
+        endpoints[key] = [
+            {"years": a["years"], "value": Estimate(a["estimate"], a["lower"], a["upper"], int(t.size),
+                                                    n_risk=a["n_risk"])}
+            for a in survival_at(t, e, (2, 5))
+        ]
+    trm = trm_block(p, settings.trm_definition)
+    d = trm["day100"]
+    g3 = grade3_block(tables, p)
+    typed = {
+        "n_patients": Count(n),
+        "endpoints": endpoints,
+        "trm_day100": Estimate(d["estimate"], d["lower"], d["upper"], n, events=d["events"]),
+        "grade3": Rate(events=g3["patients_with"], n=g3["n"], estimate=g3["estimate"], lower=g3["lower"],
+                       upper=g3["upper"], method=g3["method"]),
+    }
+    return canonical_json({"as_of": cut.isoformat(), **to_plain(disclose(typed))})
 
 
 def published_centres(tables: dict[str, pd.DataFrame]) -> list[str]:
@@ -354,8 +403,6 @@ def comparison_part(tables: dict[str, pd.DataFrame], cut: dt.date, settings: Bui
 
 
 def _rate(events, n_known, rate, *, of: int):
-    from openhsct.releases.values import Rate
-
     return Rate(events=int(events), n=int(n_known), estimate=rate, of=of)
 
 
@@ -485,6 +532,8 @@ def build_parts(
     evidence = {k: v for k, v in json.loads(parts["evidence.json"]).items() if "|" not in k}
     parts["comparison.json"] = comparison_part(shown, cut.cut, settings)
     tick("comparison.json")
+    parts["overall.json"] = overall_part(shown, cut.cut, settings)
+    tick("overall.json")
     if settings.comparative and cut.everyone is not None:
         parts["comparative.json"] = comparative_part(restrict(without_held_back(cut.everyone, tables), published))
         tick("comparative.json")

@@ -132,6 +132,19 @@ def table_rule(t: Table) -> list[dict]:
     return rows
 
 
+def coarser_margin(rows: list[dict], finer: list[dict]) -> list[dict]:
+    """Rule 2 across margins: disclosed cells of a margin that groups the levels of a finer margin over
+    the same patients (relapsing / progressive over the kinds of MS) are kept only when the finer margin
+    hides no cell; otherwise every cell is suppressed, so that no hidden finer cell can be worked out as a
+    coarse cell minus the finer cells shown. Returns the rows."""
+    if all(is_shown(r["n"]) for r in finer):
+        return rows
+    return [
+        {"level": r["level"], **{k: Suppressed(COMPLEMENT, "count" if k == "n" else "cell") for k in r if k != "level"}}
+        for r in rows
+    ]
+
+
 def disclose(obj: Any) -> Any:
     """The public version of a tree of typed values (dicts, lists, tuples of them): each value replaced by
     what its rule lets through. Anything that is not a typed value (words, labels) passes unchanged."""

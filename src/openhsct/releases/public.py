@@ -47,6 +47,7 @@ def km_curve(time_days: np.ndarray, event: np.ndarray, *, rising: bool = False, 
     for r in at.itertuples():
         months = int(round(float(r.time) * 12))
         s, lo, hi = float(r.survival), float(r.lower), float(r.upper)
+        lo, hi = _exact_at_boundary(s, lo, hi, time_days, event, months * DAYS_PER_MONTH)
         if rising:
             s, lo, hi = 1 - s, 1 - hi, 1 - lo
         points.append(CurvePoint(months, s, lo, hi, int(r.n_risk)))
@@ -72,8 +73,20 @@ def cif_curve(time_days: np.ndarray, cause: np.ndarray) -> Curve:
             break
         i = int(np.searchsorted(times, day, side="right")) - 1
         value = (0.0, 0.0, 0.0) if i < 0 else tuple(float(cif[c].iloc[i]) for c in ("cif", "lower", "upper"))
-        points.append(CurvePoint(m, *value, int((t >= day).sum())))
+        lo, hi = _exact_at_boundary(value[0], value[1], value[2], t, cause, day)
+        points.append(CurvePoint(m, value[0], lo, hi, int((t >= day).sum())))
     return Curve(n=n, points=tuple(points), rising=True)
+
+
+def _exact_at_boundary(
+    value: float, lower: float, upper: float, time_days: np.ndarray, event: np.ndarray, day: float
+) -> tuple[float, float]:
+    """``(lower, upper)``, replaced by the exact binomial interval where ``value`` is 0 or 1
+    (:func:`openhsct.outcomes.summary.boundary_interval`)."""
+    from openhsct.outcomes.summary import boundary_interval, known_status
+
+    exact = boundary_interval(value, known_status(time_days, event, day))
+    return (lower, upper) if exact is None else exact
 
 
 def _estimate(block: dict, n: int, **extra: Any) -> Estimate:
@@ -187,6 +200,64 @@ def _costs(summary: dict) -> dict | None:
             }
             for r in c["by_category"]
         ],
+    }
+
+
+#: The course of MS each kind belongs to on the summary card (other and unknown kinds belong to neither).
+COURSE = {"relapsing": ("RRMS",), "progressive": ("SPMS", "PPMS")}
+
+
+def course_table(patients: pd.DataFrame) -> Table:
+    """Relapsing and progressive MS (:data:`COURSE`) as one margin of stratum cells, each with its 5-year
+    progression-free survival (Kaplan–Meier, exact binomial interval at 0 or 1). The cells need not add
+    up to the centre: :func:`openhsct.releases.disclosure.coarser_margin` shows them only where the
+    kind-of-MS margin hides nothing."""
+    from openhsct.outcomes.endpoints import endpoint_data
+    from openhsct.outcomes.summary import survival_at
+
+    n = len(patients)
+    kinds = patients["phenotype"].astype(str).to_numpy()
+    cells, details = [], []
+    for course, members in COURSE.items():
+        sub = patients.loc[np.isin(kinds, members)]
+        k = len(sub)
+        t, e = endpoint_data(sub, "pfs")
+        a = survival_at(t, e, (5,))[0]
+        events = int((e.astype(bool) & (t <= 5 * 365.25)).sum())
+        cells.append((course, Count(k, of=n, stratum=True)))
+        details.append((course, {"pfs_5y": _estimate(a, k, stratum=True, events=events)}))
+    return Table(total=n, cells=tuple(cells), details=tuple(details))
+
+
+def own_currency(costs: pd.DataFrame) -> str | None:
+    """The currency most of a centre's cost records are in (ties: the first in alphabetical order), or
+    None without records."""
+    if costs is None or not len(costs):
+        return None
+    counts = costs["currency"].astype(str).str.upper().value_counts()
+    return str(sorted(counts[counts == counts.max()].index)[0])
+
+
+def local_costs(tables: dict[str, pd.DataFrame], patients: pd.DataFrame) -> dict | None:
+    """The cost per patient in the centre's own currency (:func:`own_currency`): median and quartiles of
+    the total over the patients with records (a group drawn from the centre's patients), the years the
+    prices were recorded in, and the currency; None without records."""
+    from openhsct.outcomes.summary import costs_block
+
+    costs = tables.get("costs")
+    currency = own_currency(costs)
+    if currency is None:
+        return None
+    c = costs_block(tables, patients, currency)
+    if not c["n_patients"]:
+        return None
+    years = pd.to_datetime(costs["cost_date"], errors="coerce").dt.year.dropna()
+    k = int(c["n_patients"])
+    return {
+        "currency": currency,
+        "patients": Count(k, of=len(patients)),
+        "median": Estimate(c["median"], c["q1"], c["q3"], k, of=len(patients)),
+        "price_years": Text(f"{int(years.min())} to {int(years.max())}" if len(years) else ""),
     }
 
 

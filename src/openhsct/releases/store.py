@@ -68,11 +68,12 @@ def render_reports(rid: str, cut_date: dt.date, parts: dict[str, bytes], publish
 
     centres = json.loads(parts["centres.json"])["centres"]
     synthetic = any(c["synthetic"] for c in centres)
+    overall = json.loads(parts["overall.json"]) if "overall.json" in parts else None
     out = {}
     for name, data in sorted(parts.items()):
         if name.startswith("centre/") and name.endswith(".json"):
             page = _charts_safe(json.loads(data))
-            ctx = {"p": page, "centre": page["centre"], "synthetic": synthetic, "min_n": 5,
+            ctx = {"p": page, "centre": page["centre"], "synthetic": synthetic, "min_n": 5, "overall": overall,
                    "release": {"id": rid, "cut": cut_date.isoformat(), "published": published}}
             out[name.removesuffix(".json") + "/report.pdf"] = render_pdf(report_html(ctx))
     return out
