@@ -36,4 +36,4 @@ env -u OPENHSCT_DATABASE_URL "$PY" -m pytest -q -p no:cacheprovider "$@"
 
 echo "== the database suites on PostgreSQL"
 OPENHSCT_DATABASE_URL="$PG_URL" OPENHSCT_TEST_BACKEND=postgresql "$PY" -m pytest -q -p no:cacheprovider \
-  -m "not browser" tests/registry tests/portal tests/interop tests/quality
+  -m "not browser" tests/registry tests/portal tests/interop tests/quality tests/security
