@@ -1,8 +1,12 @@
-"""The small named cast every test shares: two centres, their staff, one monitor, one member of the public."""
+"""The small named cast every test shares (two centres, their staff, one monitor, one member of the
+public) and the browser fixtures of every directory's browser tests: ``browser_page`` (a fresh Playwright
+page in Debian's Chromium, started once per session; mark tests ``@pytest.mark.browser``), ``axe_check``
+and ``artifacts_dir`` (screenshots in ``artifacts/`` at the repository root)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -58,6 +62,71 @@ def _audit_trail_erasable_by_test_flush():
     flush.Command.handle = handle
     yield
     flush.Command.handle = original
+
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def _chromium():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing under CI: scripts/test.sh should have installed it")
+        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread; the test's own ORM calls are
+    # still synchronous, so Django's async-safety check is lifted for browser tests.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(_chromium):
+    """A fresh page (its own context) in the session's headless Chromium."""
+    context = _chromium.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(120_000)  # a cold centre page computes its summary (seconds on a busy machine)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def axe_check():
+    """``axe_check(page)`` → the serious/critical axe-core violations as ``[(id, impact, help, n_nodes)]``."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+
+    def run(page):
+        result = axe.run(page)
+        return [
+            (v["id"], v["impact"], v["help"], len(v["nodes"]))
+            for v in result.response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
 
 
 def _hypothesis_profiles() -> None:

@@ -6,10 +6,8 @@
   ``db``. Returns ``{"codes": [...], "small": "SYN03", "medium": "SYN02", "big": "SYN01", "release": id}``.
 - ``synth_registry`` (function scope, for browser tests with ``live_server``): the full synthetic
   registry imported into the live server's database, with a published release (flushed after the test).
-- ``browser_page``: a fresh Playwright page in Debian's Chromium (``/usr/bin/chromium``, no sandbox, no
-  network services); the browser is started once per session. Mark tests that use it
-  ``@pytest.mark.browser``. Screenshots go to ``artifacts/`` at the repository root (``ARTIFACTS``).
-- ``axe_check(page)``: runs axe-core on the page and returns the serious and critical violations.
+- ``browser_page``, ``axe_check(page)``, ``artifacts_dir``: shared by every directory's browser tests, in
+  ``tests/conftest.py`` (one Chromium per session).
 - ``fresh_cache`` (autouse): clears Django's cache and the in-process table memo before each test, so a
   test never sees another test's cached summary.
 """
@@ -22,16 +20,10 @@ from pathlib import Path
 
 import pytest
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# The browser fixtures (browser_page, axe_check, artifacts_dir) live in tests/conftest.py, so that one
+# Chromium serves the browser tests of every test directory in a session.
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS  # noqa: F401
+
 SMALL_CUTS = {"SYN02": 12, "SYN03": 3}
 
 
@@ -93,58 +85,6 @@ def synth_registry(transactional_db, full_tables, tmp_path):
     import_tables(full_tables, tmp_path / "bundle")
     release = publish_release()
     return {"codes": sorted(full_tables["centres"]["centre_code"]), "tables": full_tables, "release": release}
-
-
-@pytest.fixture(scope="session")
-def _chromium():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is missing under CI: scripts/test.sh should have installed it")
-        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
-
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop running in this thread; the test's own ORM calls are
-    # still synchronous, so Django's async-safety check is lifted for browser tests.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def browser_page(_chromium):
-    """A fresh page (its own context) in the session's headless Chromium."""
-    context = _chromium.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(120_000)  # a cold centre page computes its summary (seconds on a busy machine)
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def axe_check():
-    """``axe_check(page)`` → the serious/critical axe-core violations as ``[(id, impact, help, n_nodes)]``."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    axe = Axe()
-
-    def run(page):
-        result = axe.run(page)
-        return [
-            (v["id"], v["impact"], v["help"], len(v["nodes"]))
-            for v in result.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
-
-    return run
-
-
-@pytest.fixture(scope="session")
-def artifacts_dir():
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS
 
 
 def pdftotext(pdf: Path) -> str:

@@ -43,15 +43,15 @@ def test_clinician_session(live_server, live_registry, browser_page, axe_check, 
     page.get_by_role("link", name="Northwind Synthetic Centre (NRT)").click()
     assert page.url == f"{base}/clinic/NRT/"
     assert page.get_by_role("heading", name="Data completeness").is_visible()
-    assert page.locator("#overdue ~ table").first.get_by_role("link", name="P001").is_visible()
+    assert page.locator("table[aria-labelledby=overdue]").get_by_role("link", name="P001").is_visible()
     page.screenshot(path=str(artifacts_dir / "clinic-dashboard.png"), full_page=True)
     assert axe_check(page) == []
 
-    page.locator("#overdue ~ table").first.get_by_role("link", name="P001").click()
+    page.locator("table[aria-labelledby=overdue]").get_by_role("link", name="P001").click()
     assert page.url == f"{base}/clinic/NRT/patients/P001/"
     form = page.locator("#add-edss")
     form.get_by_label("Visit date").fill("2024-05-02")
-    form.get_by_label("EDSS").fill("3.7")
+    form.get_by_label("EDSS", exact=True).fill("3.7")
     form.get_by_role("button", name="Save").click()
     page.wait_for_load_state()
     error = page.locator("#add-edss .field.has-error").filter(has=page.locator("#id_edss-edss"))
@@ -62,7 +62,7 @@ def test_clinician_session(live_server, live_registry, browser_page, axe_check, 
     assert not m.EdssVisit.objects.filter(visit_date=dt.date(2024, 5, 2)).exists()
 
     form = page.locator("#add-edss")
-    form.get_by_label("EDSS").fill("3.5")
+    form.get_by_label("EDSS", exact=True).fill("3.5")
     form.get_by_role("button", name="Save").click()
     page.wait_for_load_state()
     assert page.url == f"{base}/clinic/NRT/patients/P001/"

@@ -1,11 +1,9 @@
 """Fixtures of the data-quality tests: the shared cast with the small NRT bundle (P001 alive, transplanted
-2018-03-20; P002 died 2019-05-06) and one SRC patient; the portal's browser fixtures for the browser test."""
+2018-03-20; P002 died 2019-05-06) and one SRC patient (the browser fixtures are the shared ones of tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-from tests.portal.conftest import _chromium, artifacts_dir, axe_check, browser_page  # noqa: F401
 
 
 def load_registry(cast, tmp_path):

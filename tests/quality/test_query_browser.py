@@ -51,7 +51,7 @@ def test_query_raised_answered_and_closed(live_server, live_registry, browser_pa
     _sign_in(page, base, "north_staff", "pw-north-1")
     page.goto(f"{base}/clinic/NRT/")
     assert "1 query not closed yet" in page.locator("#open-queries ~ p").first.inner_text()
-    page.locator("#open-queries ~ table").first.get_by_role("link", name="P001").click()
+    page.locator("table[aria-labelledby=open-queries]").get_by_role("link", name="P001").click()
     page.wait_for_load_state()
     page.get_by_label(f"Your answer to query {query.pk}").fill("Re-read the source: 3.0 is right.")
     page.get_by_role("button", name=f"Answer query {query.pk}").click()
@@ -69,7 +69,7 @@ def test_query_raised_answered_and_closed(live_server, live_registry, browser_pa
     assert query.status == "closed"
 
     page.goto(patient)
-    history = page.locator("#audit-history ~ table").first
+    history = page.locator("table[aria-labelledby=audit-history]")
     steps = {step: history.get_by_role("row").filter(has_text="QueryMessage").filter(has_text=f"step: – → {step}")
              for step in ("raise", "answer", "close")}
     assert {step: rows.count() for step, rows in steps.items()} == {"raise": 1, "answer": 1, "close": 1}
