@@ -69,13 +69,26 @@ class _ExplainNode(template.Node):
     def render(self, context) -> str:
         from django.utils.safestring import mark_safe
 
-        return mark_safe(glossary.explain_first_uses(self.nodelist.render(context)))  # noqa: S308 - rendered template
+        html = self.nodelist.render(context)
+        if not _public(context.get("request")):
+            return html
+        return mark_safe(glossary.explain_first_uses(html))  # noqa: S308 - a rendered template
+
+
+def _public(request) -> bool:
+    """Whether ``request`` is for a public page (not the clinicians' or a patient's signed-in area), where
+    abbreviations are explained on first use; True without a request (a page rendered for a file)."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return request is None or not str(getattr(request, "path", "")).startswith(("/clinic/", "/patient/"))
+    return not {"clinic", "patient"} & set(match.namespaces)
 
 
 @register.tag
 def explain(parser, token):
-    """``{% explain %}…{% endexplain %}``: the enclosed HTML with every glossary abbreviation wrapped in
-    ``<abbr title>`` on its first use (:func:`openhsct.portal.glossary.explain_first_uses`)."""
+    """``{% explain %}…{% endexplain %}``: on a public page, the enclosed HTML with every glossary
+    abbreviation wrapped in ``<abbr title>`` on its first use
+    (:func:`openhsct.portal.glossary.explain_first_uses`); the clinicians' area is left as written."""
     nodelist = parser.parse(("endexplain",))
     parser.delete_first_token()
     return _ExplainNode(nodelist)
