@@ -67,8 +67,8 @@ PROGRESSING_P = (0.0, 0.8, 0.9)  # "with progression" (RRMS: not applicable; ill
 EDSS_STEP_BEFORE = (0.4, 0.35, 0.25)  # EDSS 12 months before = now minus 0 / 0.5 / 1.0 (illustrative)
 # Infections: organism and site of each synthetic infectious event by its CTCAE term.
 INFECTION_DETAIL = {
-    "Cytomegalovirus infection reactivation": ("cmv", "disseminated", "yes"),
-    "Epstein-Barr virus infection reactivation": ("ebv", "disseminated", "yes"),
+    "Cytomegalovirus infection reactivation": ("cmv", "bloodstream", "yes"),  # viraemia
+    "Epstein-Barr virus infection reactivation": ("ebv", "bloodstream", "yes"),
     "Sepsis": ("", "bloodstream", "no"),
     "Urinary tract infection": ("", "urinary", "no"),
     "Lung infection": ("", "lung", "no"),
@@ -312,7 +312,8 @@ def _deaths(tables: dict, rng: np.random.Generator) -> None:
     n = len(d)
     primary = d["cause"].map(CAUSE_CODES).fillna("other").to_numpy(dtype=object)
     has_contrib = rng.random(n) < CONTRIBUTORY_P
-    contrib = np.where(primary == "ms_progression", "infection_unknown", "multiorgan_failure")
+    contrib = np.where(np.isin(primary, ["ms_progression", "multiorgan_failure"]), "infection_unknown",
+                       "multiorgan_failure")
     d["primary_cause"] = primary
     d["contributory_cause_1"] = np.where(has_contrib & (primary != "unknown"), contrib, "").astype(object)
     d["contributory_cause_2"] = ""
@@ -392,11 +393,9 @@ def _dmt_exposures(tables: dict, coh, rng: np.random.Generator) -> None:
     start, stop = _days(d, "start_date"), _days(d, "stop_date")
     pulsed = d["drug"].isin(PULSED).to_numpy() & (stop != S._NA)
     last = np.where(pulsed, np.maximum(start, stop - S._uniform_int(rng, 0, 120, n)), stop)
-    last_course = np.r_[pid[1:] != pid[:-1], True] if n else np.zeros(0, dtype=bool)
-    # rows are sorted by drug within a patient: the course that ends latest is the one before aHSCT
-    latest = pd.Series(stop).groupby(pid).transform("max").to_numpy() == stop if n else last_course
-    tx = coh.tx[pid] if n else np.zeros(0, dtype=bool)
-    reason = np.where(stop == S._NA, "", np.where(tx & latest, "ahsct", _pick(rng, STOP_REASON_P, n)))
+    # the course that ends latest is the one stopped for aHSCT (rows are sorted by drug, not date)
+    latest = pd.Series(stop).groupby(pid).transform("max").to_numpy() == stop
+    reason = np.where(stop == S._NA, "", np.where(coh.tx[pid] & latest, "ahsct", _pick(rng, STOP_REASON_P, n)))
     d["last_dose_date"] = S._fmt_date(last)
     d["stop_reason"] = reason.astype(object)
     d["after_ahsct"] = "no"
@@ -429,7 +428,7 @@ def _monitoring(tables: dict, coh, rng: np.random.Generator, as_of: int) -> None
     tx = tables["transplants"]
     pid = _pid(tx)
     atg = pd.Series((tables["conditioning"]["atg"] == "yes").to_numpy(), index=_pid(tables["conditioning"]))
-    atg = atg.reindex(pid).fillna(False).to_numpy(dtype=bool)
+    atg = atg.reindex(pid, fill_value=False).to_numpy(dtype=bool)
     cmv_pos = (tx["cmv_serostatus"] == "positive").to_numpy()
     ae = tables["adverse_events"]
     react = {v: set(_pid(ae.loc[ae["organism"] == v]).tolist()) for v in ("cmv", "ebv")}
