@@ -118,6 +118,8 @@ class AuditUserMiddleware:
             response = self.get_response(request)
             if response.status_code == 403:
                 record_event(action="denied", detail={"path": request.path[:300], "method": request.method})
+            elif response.status_code == 200 and request.method == "GET" and name != "anonymous":
+                _record_reads(request, response)
             return response
         finally:
             _context.reset(token)
@@ -128,6 +130,44 @@ class AuditUserMiddleware:
         match = getattr(request, "resolver_match", None)
         if ctx is not None and match is not None:
             ctx.via = (match.view_name or request.path)[:120]
+
+
+def _admin_patient(match) -> tuple[str, str] | None:
+    """Returns (centre, patient) codes of the record an admin change page shows, if it holds patient data."""
+    from django.apps import apps
+
+    app_label, _, rest = (match.url_name or "").partition("_")
+    if match.namespace != "admin" or not rest.endswith("_change") or "object_id" not in match.kwargs:
+        return None
+    try:
+        model = apps.get_model(app_label, rest.removesuffix("_change"))
+    except LookupError:
+        return None
+    if not is_audited(model):
+        return None
+    obj = model._base_manager.filter(pk=match.kwargs["object_id"]).first()
+    codes = _safe_codes(obj) if obj is not None else ("", "")
+    return codes if codes[1] else None
+
+
+def _record_reads(request, response) -> None:
+    """Record a signed-in GET that showed identifiable data: a patient's page (its keys and the view, never
+    the values) or a CSV download (what and how many rows). Returns nothing."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return
+    view = match.view_name or request.path
+    if response.get("Content-Type", "").startswith("text/csv") and not response.streaming:
+        rows = max(response.content.count(b"\n") - 1, 0)
+        centre = match.kwargs.get("centre_code", "")
+        record_download(what=view, rows=rows, centre_codes=[centre] if centre else [])
+        return
+    if "patient_code" in match.kwargs and "centre_code" in match.kwargs:
+        record_view(view=view, patients=[(match.kwargs["centre_code"], match.kwargs["patient_code"])])
+        return
+    shown = _admin_patient(match)
+    if shown is not None:
+        record_view(view=view, patients=[shown])
 
 
 # ------------------------------------------------------------------------------------------ what is audited
@@ -655,15 +695,23 @@ class ChainReport:
     problem: str = ""
 
 
+def _link_problem(event_id: int, prev_id: int | None) -> str:
+    """Returns the message for an event whose stored previous hash is not the hash of the event before."""
+    first = (prev_id or 0) + 1
+    gap = "" if first >= event_id else (
+        f"; event #{first} is missing" if first == event_id - 1 else f"; events #{first}–#{event_id - 1} are missing")
+    where = f"event #{prev_id}" if prev_id is not None else "the start of the trail"
+    return (f"event #{event_id}: its link to {where} is broken — an event before it was removed, inserted or "
+            f"altered{gap}")
+
+
 def verify_chain(using: str = "default") -> ChainReport:
     """Walk the chain from its first row; returns the count and the first broken link, naming its row."""
     prev_hash, prev_id, n = "", None, 0
     for link in _read_chain(using):
         n += 1
         if link.prev_hash != prev_hash:
-            where = f"after event #{prev_id}" if prev_id is not None else "at the start"
-            return ChainReport(n, link.id, f"event #{link.id}: its link to the event before it is broken "
-                               f"({where}): an event was removed, inserted or altered there")
+            return ChainReport(n, link.id, _link_problem(link.id, prev_id))
         if row_hash(link.prev_hash, link.values) != link.hash:
             return ChainReport(n, link.id, f"event #{link.id}: its content does not match its hash "
                                "(the row was altered)")

@@ -989,6 +989,16 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.model} {self.object_pk}"
 
+    def save(self, *args, **kwargs) -> None:
+        """Insert the event; one created directly (not through :mod:`openhsct.registry.audit`) is first
+        sealed onto the hash chain with the acting context. Returns nothing."""
+        if self._state.adding and not self.hash:
+            from openhsct.registry.audit import append
+
+            append([self], using=kwargs.get("using") or "default")
+            return
+        super().save(*args, **kwargs)
+
 
 class ProAnswer(PatientRecord):
     """One answer to one item of a patient-reported outcome questionnaire, with who gave it.
