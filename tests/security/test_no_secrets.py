@@ -40,7 +40,7 @@ def test_no_tracked_file_holds_a_secret_outside_the_baseline(monkeypatch):
     config = baseline.load_from_file(str(BASELINE))
     with transient_settings(config):
         known = baseline.load(config, str(BASELINE))
-        found = SecretsCollection(root=str(ROOT))
+        found = SecretsCollection()
         found.scan_files(*files, num_processors=2)
     new = found - known
     listed = [f"{name}:{secret.line_number} {secret.type}" for name, secret in new]
