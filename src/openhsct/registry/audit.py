@@ -305,6 +305,12 @@ def _mark_audited(using: str) -> None:
             cursor.execute("SELECT set_config('openhsct.audited', 'on', true)")
 
 
+def mark_audited(using: str = "default") -> None:
+    """Mark the caller's transaction as audited by the application (the PostgreSQL trigger then records
+    nothing of it): for code that writes its own events, or wipes a throw-away test database."""
+    _mark_audited(using)
+
+
 def _lock_and_head(using: str) -> str:
     """Take the chain's write lock for the rest of the transaction; returns the head hash ('' when empty)."""
     from django.db import connections
@@ -640,17 +646,15 @@ def record_export(*, actor: str, destination: str, fmt: str, centre_codes, count
 def record_download(*, what: str, rows: int, centre_codes: Iterable[str] = (), actor: str = "") -> None:
     """Write the event for a download or report of non-public data: who, what and how many rows."""
     codes = sorted(set(centre_codes))
-    append([_event("download", what[:60], codes=(",".join(codes)[:32], ""), actor=actor,
-                   detail={"what": what, "rows": int(rows), "centres": codes})])
+    append([_event("download", what[:60], actor=actor, detail={"what": what, "rows": int(rows), "centres": codes})])
 
 
 def record_view(*, view: str, patients: Iterable[tuple[str, str]], actor: str = "") -> None:
     """Write the event for a page showing identifiable data: the view and the (centre, patient) codes it
-    showed — never the clinical values. Returns nothing."""
+    showed — never the clinical values. The keys live in ``detail`` only, so reads stay out of the
+    centre's and the patient's lists of changes. Returns nothing."""
     keys = sorted({(c, p) for c, p in patients})
-    codes = (keys[0] if len(keys) == 1 else (",".join(sorted({c for c, _ in keys}))[:32], ""))
-    append([_event("view", "page", codes=codes, actor=actor,
-                   detail={"view": view, "patients": [f"{c}/{p}" for c, p in keys]})])
+    append([_event("view", "page", actor=actor, detail={"view": view, "patients": [f"{c}/{p}" for c, p in keys]})])
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -764,8 +768,8 @@ def erasing_allowed() -> Iterator[None]:
 
     _erase["allowed"] = True
     try:
-        for connection in connections.all(initialized_only=True):
-            if connection.vendor == "postgresql" and connection.connection is not None:
+        for connection in connections.all():
+            if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT set_config('openhsct.audit_erase', 'on', false)")
         yield
