@@ -11,6 +11,8 @@ import pytest
 from openhsct.registry import models as m
 from openhsct.registry.audit import acting_as
 
+WRITES = ("create", "update", "delete")  # audit actions that change data (sign-ins and refusals are audited too)
+
 PATIENT_FORM = {
     "patient_code": "N9",
     "sex": "female",
@@ -224,3 +226,47 @@ def test_cascade_delete_audits_the_patients_records(patients, client):
     assert response.status_code == 302
     gone = m.AuditEvent.objects.get(action="delete", model="EdssVisit", object_pk=str(visit_pk))
     assert gone.actor == "north_staff" and gone.before["edss"] == "3.0"
+
+
+# ------------------------------------------------------------------------------------------ rules
+
+
+def _tomorrow() -> str:
+    from openhsct.registry.validation import today
+
+    return (today() + dt.timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("visit_date", "future", "Date is in the future (you entered "),
+        ("visit_date", "1960-01-01", "Nothing can be dated before the patient's birth year (1960-01-01 vs 1980)."),
+        ("edss", "1e400", "Not a plain number (write it without an exponent such as 1e5) (you entered 1e400)."),
+        ("edss", "NaN", "Not a finite number (NaN and infinity are refused) (you entered NaN)."),
+        ("edss", "10", "Must be ≥ 0 and ≤ 9.5 (you entered 10)."),
+        ("edss", "３", "Digits must be 0–9"),
+    ],
+)
+def test_admin_shows_the_rule_next_to_the_field_and_writes_nothing(patients, client, field, value, message):
+    _as(client, patients["north_staff"])
+    visit = patients["north_visit"]
+    data = {"patient": visit.patient_id, "visit_date": "2022-02-02", "edss": "3.5", "_save": "Save"}
+    data[field] = _tomorrow() if value == "future" else value
+    before = (m.EdssVisit.objects.count(), m.AuditEvent.objects.count())
+    for url in ("/admin/registry/edssvisit/add/", f"/admin/registry/edssvisit/{visit.pk}/change/"):
+        response = client.post(url, data)
+        assert response.status_code == 200
+        errors = response.context["adminform"].form.errors[field]
+        assert any(e.startswith(message) for e in errors), errors
+        assert f'{field}' in response.content.decode() and "errorlist" in response.content.decode()
+    visit.refresh_from_db()
+    assert (visit.edss, m.EdssVisit.objects.count(), m.AuditEvent.objects.count()) == (Decimal("3.0"), *before)
+
+
+def test_admin_names_records_readably(patients, client):
+    visit = patients["north_visit"]
+    assert str(visit) == "EDSS 3.0 on 2021-03-01 — N1"
+    page = _as(client, patients["north_staff"]).get(f"/admin/registry/edssvisit/{visit.pk}/change/")
+    assert "EDSS 3.0 on 2021-03-01 — N1" in page.content.decode()
+    assert "EdssVisit object" not in page.content.decode()
