@@ -265,9 +265,11 @@ def cohort():
 
 
 def test_demo_bundle_import_export_is_byte_identical_with_the_new_tables(db, tmp_path, cohort):
+    """As ``openhsct demo`` builds it: the synthetic cohort plus comparators (a quarter of the patients)."""
     from openhsct.registry.synth import write_bundle
+    from openhsct.registry.synth_comparators import add_comparators
 
-    write_bundle(cohort, tmp_path / "synth")
+    write_bundle(add_comparators(cohort, 100, 11), tmp_path / "synth")
     import_bundle(tmp_path / "synth")
     write_frames(registry_frames(), tmp_path / "again")
     for name in tables():
