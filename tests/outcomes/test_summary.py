@@ -139,7 +139,9 @@ def test_trm_by_the_100_day_definition(tables):
 def test_centre_without_deaths(tables):
     s = centre_summary(tables, "C2", as_of=registry_cases.AS_OF)
     assert s["n_patients"] == 1 and s["trm"]["deaths"] == 0
-    assert s["trm"]["day100"] == {"estimate": 0.0, "lower": 0.0, "upper": 0.0, "n_risk": 1, "events": 0}
+    # No death: the exact binomial range of 0 of 1 (not a collapsed 0 to 0).
+    assert s["trm"]["day100"] == {"estimate": 0.0, "lower": 0.0, "upper": pytest.approx(0.975), "n_risk": 1,
+                                  "events": 0, "interval": "exact binomial (estimate at 0 or 1)"}
     assert s["endpoints"]["os"]["events"] == 0
     assert s["costs"]["n_patients"] == 0 and s["costs"]["median"] is None
     assert s["did_not_do_well"] == []
