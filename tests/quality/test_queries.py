@@ -104,6 +104,9 @@ def test_workflow_order_is_enforced(registry):
     with pytest.raises(services.WorkflowError, match="has no field"):
         services.raise_query(user=monitor, patient=visit.patient, model="EdssVisit", object_pk=str(visit.pk),
                              field="nonsense", text="x")
+    by_rule = services.raise_query(user=None, patient=visit.patient, model="EdssVisit", object_pk=str(visit.pk),
+                                   field="visit_date", text="Visit outside the schedule's window", origin="rule")
+    assert (by_rule.origin, by_rule.raised_by, by_rule.messages.get().by) == ("rule", None, None)
     other = m.EdssVisit.objects.filter(patient__patient_code="P002").first()
     with pytest.raises(services.WorkflowError, match="has no EdssVisit record"):
         services.raise_query(user=monitor, patient=visit.patient, model="EdssVisit", object_pk=str(other.pk),
