@@ -46,3 +46,11 @@ def test_overdue_reports_the_milestone_and_last_visit():
     got = sch.follow_up("P1", DAY0, [dt.date(2021, 1, 20)], sch.default_protocol(), dt.date(2022, 3, 15))
     assert (got.milestone, got.target, got.window_end, got.last_visit, got.state) == (
         "24 months", dt.date(2022, 1, 31), dt.date(2022, 3, 2), dt.date(2021, 1, 20), "overdue")
+
+
+def test_repeats_after_a_last_milestone_in_days_count_from_its_date():
+    p = sch.Protocol(sch.parse_milestones("100d"), repeat_months=6)
+    got = [(t.label, t.date) for t in sch.targets(DAY0, p, dt.date(2021, 1, 1))]
+    assert got == [("day 100", dt.date(2020, 5, 10)), ("day 100 + 6 months", dt.date(2020, 11, 10))]
+    assert sch.targets(DAY0, sch.Protocol(sch.parse_milestones("6m"), repeat_months=0), dt.date(2030, 1, 1)) == [
+        sch.Target("6 months", dt.date(2020, 7, 31))]

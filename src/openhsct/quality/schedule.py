@@ -88,22 +88,21 @@ class Target:
 
 
 def targets(day0: dt.date, protocol: Protocol, until: dt.date) -> list[Target]:
-    """The patient's scheduled visits whose target date is on or before ``until``, in order."""
+    """The patient's scheduled visits whose target date is on or before ``until``, in order: the
+    milestones, then one every ``repeat_months`` after the last milestone."""
     out = [Target(m.label, m.target(day0)) for m in protocol.milestones]
     last = protocol.milestones[-1]
-    months = last.amount if last.unit == "m" else 0
-    if protocol.repeat_months:
-        start = out[-1].date
-        step = 1
-        while True:
-            date = add_months(start, protocol.repeat_months * step) if last.unit == "d" else add_months(
-                day0, months + protocol.repeat_months * step)
-            if date > until:
-                break
-            total = months + protocol.repeat_months * step
-            out.append(Target(f"{total} months" if last.unit == "m" else f"{last.label} + "
-                              f"{protocol.repeat_months * step} months", date))
-            step += 1
+    step = 1
+    while protocol.repeat_months:
+        months = protocol.repeat_months * step
+        if last.unit == "m":
+            t = Target(f"{last.amount + months} months", add_months(day0, last.amount + months))
+        else:
+            t = Target(f"{last.label} + {months} months", add_months(last.target(day0), months))
+        if t.date > until:
+            break
+        out.append(t)
+        step += 1
     return [t for t in out if t.date <= until]
 
 
@@ -132,10 +131,8 @@ def follow_up(patient_code: str, day0: dt.date, visits: list[dt.date], protocol:
         return None
     t = opened[-1]
     start, end = t.date - window, t.date + window
-    if any(start <= v <= end for v in visits):
-        return None
+    if any(start <= v <= max(end, today) for v in visits):
+        return None  # met in the window, or seen since it opened
     last = max((v for v in visits if v <= today), default=None)
-    if last is not None and last >= start:
-        return None  # seen since the window opened (a visit after the window cannot be moved back)
     state = "due" if today <= end else "overdue"
     return FollowUp(patient_code, day0, t.label, t.date, start, end, last, state)
