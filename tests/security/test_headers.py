@@ -101,3 +101,22 @@ def test_the_500_page_is_generic_and_names_the_request_id(db):
     assert response["X-Request-ID"] in body
     assert "4471" not in body and "Traceback" not in body and "RuntimeError" not in body
     assert "Not medical advice" in body
+
+
+def test_the_page_cache_never_keeps_a_no_store_response(rf, db):
+    from django.core.cache import cache
+    from django.http import HttpResponse
+    from django.utils.cache import add_never_cache_headers
+
+    from openhsct.portal import middleware, published
+
+    def view(request):
+        response = HttpResponse("identifiable")
+        setattr(response, middleware.PUBLIC_MARK, True)  # even if a view marked it public by mistake
+        add_never_cache_headers(response)
+        return response
+
+    cache.clear()
+    request = rf.get("/centres/NRT/")
+    middleware.PublicPageCacheMiddleware(view)(request)
+    assert cache.get(middleware.page_key(request, published.version())) is None
