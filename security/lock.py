@@ -29,7 +29,7 @@ HEADER = [
     "# The runtime and test dependencies of OpenHSCT, pinned with their SHA-256 hashes, as installed by",
     "# `pip install -e \".[test]\"` on CPython 3.11, Linux x86-64 (the hashes are of the files for that platform).",
     "# Install exactly these: pip install --require-hashes --no-deps -r requirements.lock && pip install --no-deps -e .",
-    "# Written by security/lock.py; audited by tests/security/test_dependencies.py (pip-audit).",
+    "# Written by security/lock.py; audited by `make audit` (pip-audit).",
     "",
 ]
 
