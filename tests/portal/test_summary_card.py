@@ -46,7 +46,7 @@ def test_the_card_is_first_and_in_the_readers_order(client, small_registry, db):
     # The card comes before every section of details (which are collapsed: no "open" attribute).
     assert main.index('class="summary-card"') < main.index('<details class="section"')
     assert '<details class="section" id="sec-treated">' in main
-    card = unescape(re.sub(r"<[^>]+>", " ", _card(html)))
+    card = unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", _card(html))))
     positions = [card.index(words) for words in CARD_ORDER]
     assert positions == sorted(positions), positions
     assert "out of 100" in card and "out of 1,000" in card and "range" in card
