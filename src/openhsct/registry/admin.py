@@ -9,6 +9,7 @@ from openhsct.registry import models as m
 from openhsct.registry import roles
 from openhsct.registry.exchange import NOT_EXCHANGED
 from openhsct.registry.forms import RegistryModelForm
+from openhsct.registry.versioning import StaleRecord, with_version_field
 
 admin.site.site_header = "OpenHSCT registry — data entry"
 admin.site.site_title = "OpenHSCT"
@@ -21,7 +22,7 @@ class ScopedAdmin(admin.ModelAdmin):
     (:class:`~openhsct.registry.forms.RegistryModelForm`)."""
 
     centre_lookup = "patient__centre"
-    form = RegistryModelForm
+    form = with_version_field(RegistryModelForm)  # optimistic locking: registry/versioning.py
 
     def get_readonly_fields(self, request, obj=None):
         """Bookkeeping that is not data (``row_version``) is shown, never typed."""
@@ -83,6 +84,18 @@ class ScopedAdmin(admin.ModelAdmin):
 
             raise PermissionDenied("You can only change your own centre's patients.")
         super().save_model(request, obj, form, change)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """The change form; a save that lost the race to someone else's (its version no longer current
+        when it wrote) is rolled back whole and the person is sent back to the record with the message."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except StaleRecord as stale:
+            from django.contrib import messages
+            from django.http import HttpResponseRedirect
+
+            messages.error(request, str(stale))
+            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(m.Centre)

@@ -18,6 +18,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from openhsct.registry.versioning import RowVersioned
+
 EDSS_MAX = Decimal("9.5")  # the highest score a living person is given; 10 is death due to MS (deaths)
 
 
@@ -155,7 +157,7 @@ class Centre(models.Model):
         return f"{self.centre_code} — {self.name}"
 
 
-class Patient(models.Model):
+class Patient(RowVersioned, models.Model):
     """A person treated or assessed at a centre, known only by a pseudonymous code."""
 
     class Sex(models.TextChoices):
@@ -212,7 +214,7 @@ class Patient(models.Model):
         return f"{self.centre.centre_code}/{self.patient_code}"
 
 
-class PatientRecord(models.Model):
+class PatientRecord(RowVersioned, models.Model):
     """Abstract base for every record that belongs to one patient."""
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")

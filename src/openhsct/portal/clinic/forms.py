@@ -16,6 +16,8 @@ from openhsct.registry.exchange import tables
 from openhsct.registry.formats import python_to_text
 from openhsct.registry.forms import FORM_ROW, RegistryRulesMixin, problem_message, row_problems
 from openhsct.registry.validation import Problem
+from openhsct.registry.versioning import FIELD as SEEN_VERSION
+from openhsct.registry.versioning import VersionCheckedForm
 
 __all__ = ["FORM_ROW", "FORMS", "BundleRowForm", "bundle_row_problems", "problem_message"]
 
@@ -41,8 +43,9 @@ def _text(value, column) -> str:
     return python_to_text(value, column)
 
 
-class BundleRowForm(RegistryRulesMixin, forms.ModelForm):
-    """A model form validated by the importer. Subclasses name their exchange ``table_name``."""
+class BundleRowForm(VersionCheckedForm, RegistryRulesMixin, forms.ModelForm):
+    """A model form validated by the importer. Subclasses name their exchange ``table_name``. Bound to an
+    existing record, it carries the version shown and refuses a stale save (registry/versioning.py)."""
 
     table_name: str = ""
 
@@ -81,7 +84,7 @@ class BundleRowForm(RegistryRulesMixin, forms.ModelForm):
 
     def record_values(self) -> dict:
         """The validated values as model field values (empty text stays empty, empty numbers None)."""
-        return {name: self.cleaned_data[name] for name in self.fields}
+        return {name: self.cleaned_data[name] for name in self.fields if name != SEEN_VERSION}
 
 
 class EdssVisitForm(BundleRowForm):
