@@ -27,7 +27,7 @@ from openhsct.portal import published
 CACHE_SECONDS = 3600
 
 #: Query parameters the public pages read (sorting and the evidence filters).
-PUBLIC_QUERY = frozenset({"sort", "outcome", "phenotype", "intensity", "era"})
+PUBLIC_QUERY = frozenset({"sort", "outcome", "phenotype", "intensity", "era", "currency", "comparator"})
 #: The attribute a public view sets on its response to allow caching it.
 PUBLIC_MARK = "openhsct_public_page"
 
