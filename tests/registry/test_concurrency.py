@@ -270,3 +270,91 @@ def test_1000_pairs_of_simultaneous_edits_of_one_visit_lose_no_update(visit):
     assert refused == races > 250
     assert _open(visit.pk).row_version - start_version == saved
     assert _edits(visit.pk) - start_events == saved
+
+
+def _change_page(client, pk: int) -> tuple[str, dict]:
+    """Open the visit's admin change form. Returns its URL and the form's values as shown."""
+    import re
+
+    url = f"/admin/registry/edssvisit/{pk}/change/"
+    page = client.get(url).content.decode()
+    seen = re.search(r'name="seen_row_version" value="(\d+)"', page)
+    assert seen, "the change form carries no seen_row_version"
+    return url, {"patient": "", "visit_date": "2021-03-01", "edss": "3.0", "seen_row_version": seen.group(1),
+                 "_save": "Save"}
+
+
+def test_admin_change_forms_refuse_the_later_of_two_edits_with_the_message(visit, cast, client):
+    """20 pairs through the admin with two signed-in staff members: both open the form, A saves, B's save
+    is refused on the form (status 200, the message, nothing written); then B reloads and saves."""
+    from django.test import Client
+
+    from openhsct.registry import models as m
+
+    a, b = client, Client()
+    a.force_login(cast["north_staff"])
+    b.force_login(cast["north_staff_2"])
+    for pair in range(20):
+        url, form_a = _change_page(a, visit.pk)
+        _, form_b = _change_page(b, visit.pk)
+        form_a.update(patient=visit.patient_id, edss=str(pair % 9) + ".5")
+        form_b.update(patient=visit.patient_id, edss=form_a["edss"], t25fw_s=f"{10 + pair}.5")
+        before = m.AuditEvent.objects.filter(action="update").count()
+        assert a.post(url, form_a).status_code == 302
+        refused = b.post(url, form_b)
+        page = refused.content.decode()
+        assert refused.status_code == 200 and "This record was changed by someone else at" in page
+        assert "reload to see their change" in page
+        stored = m.EdssVisit.objects.get(pk=visit.pk)
+        assert str(stored.edss) == form_a["edss"] and stored.t25fw_s is None  # A's edit kept, B's not written
+        assert m.AuditEvent.objects.filter(action="update").count() == before + 1
+        stored.t25fw_s = None
+        url, form_b = _change_page(b, visit.pk)  # B reloads: the new version, then saves
+        form_b.update(patient=visit.patient_id, edss=form_a["edss"], t25fw_s="")
+        assert b.post(url, form_b).status_code == 302
+
+
+def test_admin_save_that_loses_the_race_after_its_checks_is_rolled_back(visit, cast, client, monkeypatch):
+    """Both saves pass the form's check at the same moment; the database's version filter stops the
+    later one: a redirect back to the record with the message, no change, no audit event, no admin log."""
+    from django.contrib.admin.models import LogEntry
+
+    from openhsct.registry import models as m
+    from openhsct.registry import versioning
+
+    client.force_login(cast["north_staff"])
+    url, form = _change_page(client, visit.pk)
+    with_version = m.EdssVisit.objects.get(pk=visit.pk)
+    with_version.edss = with_version.edss + 1
+    versioning.save_checked(with_version, with_version.row_version)  # the other person's save lands first
+    monkeypatch.setattr(versioning, "current_version", lambda obj: int(form["seen_row_version"]))
+    writes = m.AuditEvent.objects.filter(action__in=("create", "update", "delete"))
+    before = (writes.count(), LogEntry.objects.count())
+    form.update(patient=visit.patient_id, edss="6.5")
+    response = client.post(url, form, follow=True)
+    assert response.redirect_chain == [(url, 302)]
+    assert "This record was changed by someone else at" in response.content.decode()
+    assert m.EdssVisit.objects.get(pk=visit.pk).edss == with_version.edss
+    assert (writes.count(), LogEntry.objects.count()) == before
+
+
+def test_clinic_form_bound_to_a_visit_refuses_a_stale_version(visit):
+    """The clinic's visit form, bound to an existing visit, carries its version and refuses it once
+    another save has raised it; the clinic writes the form's values with the version it carried."""
+    from openhsct.portal.clinic.forms import EdssVisitForm
+    from openhsct.registry import models as m
+    from openhsct.registry.versioning import save_checked
+
+    first = EdssVisitForm({"visit_date": "2021-03-01", "edss": "4.0", "seen_row_version": str(visit.row_version)},
+                          instance=m.EdssVisit.objects.get(pk=visit.pk), patient=visit.patient)
+    second = EdssVisitForm({"visit_date": "2021-03-01", "edss": "5.0", "seen_row_version": str(visit.row_version)},
+                           instance=m.EdssVisit.objects.get(pk=visit.pk), patient=visit.patient)
+    assert first.fields["seen_row_version"].initial == visit.row_version
+    assert first.is_valid(), first.errors
+    for name, value in first.record_values().items():
+        setattr(first.instance, name, value)
+    save_checked(first.instance, first.cleaned_data["seen_row_version"])
+    assert not second.is_valid()
+    assert "changed by someone else at" in " ".join(second.non_field_errors())
+    stored = m.EdssVisit.objects.get(pk=visit.pk)
+    assert (str(stored.edss), stored.row_version) == ("4.0", visit.row_version + 1)
