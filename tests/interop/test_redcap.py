@@ -22,7 +22,7 @@ def test_dictionary_has_the_18_standard_columns_and_unique_lowercase_fields(tmp_
     assert dd["Variable / Field Name"].str.fullmatch(r"[a-z][a-z0-9_]*").all()
     edss = dd.set_index("Variable / Field Name").loc["edss_edss"]
     assert (edss["Form Name"], edss["Text Validation Type OR Show Slider Number"]) == ("edss_visits", "number")
-    assert (edss["Text Validation Min"], edss["Text Validation Max"]) == ("0", "10")
+    assert (edss["Text Validation Min"], edss["Text Validation Max"]) == ("0", "9.5")
     assert dd.set_index("Variable / Field Name").loc["mri_gd_lesions", "Branching Logic (Show field only if...)"] \
         == "[mri_gd_assessed] = '1'"
     sex = dd.set_index("Variable / Field Name").loc["pt_sex"]

@@ -584,29 +584,24 @@ def import_frames(frames: dict[str, pd.DataFrame], origins: dict, *, source: Pat
             if len(frame):
                 frame[tables()[name].column_names].to_csv(Path(tmp) / f"{name}.csv", index=False)
         try:
-            report = import_bundle(Path(tmp), actor=actor, dry_run=dry_run, progress=progress)
+            report = import_bundle(Path(tmp), actor=actor, dry_run=dry_run, progress=progress,
+                                   origin=_origin(Path(source)))
         except ValidationError as exc:
             details = [relabel(d, origins, where) for d in exc.details]
             raise ValidationError(f"{source}: {len(details)} problem(s); nothing was imported.",
                                   details=details) from None
-        if not dry_run:
-            _name_the_source(tmp, Path(source))
         return report
 
 
-def _name_the_source(tmp: str, source: Path) -> None:
-    """The audit history names what was imported (the FHIR folder or REDCap file, with the SHA-256 of its
-    files), not the temporary bundle it was converted to."""
+def _origin(source: Path) -> dict:
+    """What the audit history names as imported: the FHIR folder or REDCap file with the SHA-256 of its
+    files, not the temporary bundle it was converted to. Returns the audit event's source keys."""
     import hashlib
-
-    from openhsct.registry.models import AuditEvent
 
     files = sorted(source.glob("*.json")) if source.is_dir() else [source]
     digest = hashlib.sha256()
     for f in files:
         digest.update(f.name.encode())
         digest.update(f.read_bytes())
-    for event in AuditEvent.objects.filter(action="import", detail__source=tmp):
-        event.detail = {**event.detail, "source": str(source), "sha256": digest.hexdigest(),
-                        "converted_from": "fhir" if source.is_dir() else "redcap"}
-        event.save(update_fields=["detail"])
+    return {"source": str(source), "sha256": digest.hexdigest(),
+            "converted_from": "fhir" if source.is_dir() else "redcap"}

@@ -684,12 +684,13 @@ def begin_bulk_load(using: str = "default") -> None:
     _lock_and_head(using)
 
 
-def record_import(*, actor: str, source: str, checksum: str, report, centre_codes=()) -> None:
-    """Write the event for an imported bundle — where from, its checksum, rows per table (bundle totals) —
-    once for each centre the bundle touched, so each centre's history shows the import."""
+def record_import(*, actor: str, source: str, checksum: str, report, centre_codes=(), extra=None) -> None:
+    """Write the event for an imported bundle — where from, its checksum, rows per table (bundle totals),
+    and ``extra`` keys such as ``converted_from`` — once for each centre the bundle touched, so each
+    centre's history shows the import."""
     codes = sorted(set(centre_codes)) or [""]
-    detail = {"source": source, "sha256": checksum, "created": report.created, "updated": report.updated,
-              "unchanged": report.unchanged, "centres": [c for c in codes if c]}
+    detail = {"source": source, "sha256": checksum, **(extra or {}), "created": report.created,
+              "updated": report.updated, "unchanged": report.unchanged, "centres": [c for c in codes if c]}
     append([_event("import", "bundle", codes=(code, ""), detail=detail, actor=actor) for code in codes])
 
 

@@ -256,8 +256,11 @@ def canonical_text(values: pd.Series, column: Column) -> pd.Series:
 
 
 def import_bundle(path: Path, *, actor: str = "cli", progress: Progress | None = None,
-                  dry_run: bool = False) -> ImportReport:
+                  dry_run: bool = False, origin: dict | None = None) -> ImportReport:
     """Validate the bundle at ``path`` and, when every rule holds, write it atomically.
+
+    ``origin`` (optional) names what the bundle was converted from, for the audit event (``source``,
+    ``sha256``, ``converted_from``): a FHIR folder or REDCap file rather than the temporary bundle.
 
     Raises :class:`~openhsct.errors.ValidationError` (exit status 2) listing every problem as
     ``FILE:ROW:COLUMN: rule (value)``; nothing is written then.
@@ -265,10 +268,11 @@ def import_bundle(path: Path, *, actor: str = "cli", progress: Progress | None =
     from openhsct.registry.locks import import_lock
 
     with import_lock():  # another import's writes between reading the registry and writing would tear it
-        return _import_locked(Path(path), actor=actor, progress=progress, dry_run=dry_run)
+        return _import_locked(Path(path), actor=actor, progress=progress, dry_run=dry_run, origin=origin)
 
 
-def _import_locked(path: Path, *, actor: str, progress: Progress | None, dry_run: bool) -> ImportReport:
+def _import_locked(path: Path, *, actor: str, progress: Progress | None, dry_run: bool,
+                   origin: dict | None = None) -> ImportReport:
     """:func:`import_bundle` under the import lock. Returns the report."""
     from django.db import transaction
 
@@ -308,8 +312,9 @@ def _import_locked(path: Path, *, actor: str, progress: Progress | None, dry_run
         from openhsct.registry.audit import record_import
 
         touched = {code for frame in clean.values() if len(frame) for code in frame["centre_code"].unique()}
-        record_import(actor=actor, source=str(path), checksum=bundle_checksum(Path(path)), report=report,
-                      centre_codes=touched)
+        described = origin or {"source": str(path), "sha256": bundle_checksum(Path(path))}
+        record_import(actor=actor, source=described["source"], checksum=described["sha256"], report=report,
+                      centre_codes=touched, extra={k: v for k, v in described.items() if k not in {"source", "sha256"}})
     return report
 
 
