@@ -26,11 +26,13 @@ def install_append_only(apps, schema_editor) -> None:
 
 
 def drop_append_only(apps, schema_editor) -> None:
-    """Remove the append-only triggers (migrating backwards)."""
+    """Remove the append-only and raw-SQL audit triggers (migrating backwards)."""
     with schema_editor.connection.cursor() as cursor:
         if schema_editor.connection.vendor == "postgresql":
             cursor.execute('DROP TRIGGER IF EXISTS "registry_auditevent_append_only" ON "registry_auditevent"')
             cursor.execute('DROP TRIGGER IF EXISTS "registry_auditevent_no_truncate" ON "registry_auditevent"')
+            # the raw-SQL triggers on every audited table read columns this migration added: drop them all
+            cursor.execute("DROP FUNCTION IF EXISTS openhsct_audit_raw() CASCADE")
         else:
             cursor.execute('DROP TRIGGER IF EXISTS "registry_auditevent_no_update"')
             cursor.execute('DROP TRIGGER IF EXISTS "registry_auditevent_no_delete"')
