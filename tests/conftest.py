@@ -6,6 +6,8 @@ and ``artifacts_dir`` (screenshots in ``artifacts/`` at the repository root)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,12 @@ def pytest_report_header(config):
 @pytest.fixture
 def cast(db):
     """Centres NRT and SRC (synthetic), staff of each, a monitor and an administrator."""
+    return make_cast()
+
+
+def make_cast() -> dict:
+    """Creates the cast (for fixtures of a wider scope than a test); returns it by name: ``north``,
+    ``south`` (centres), ``north_staff``, ``south_staff``, ``monitor``, ``admin`` (users)."""
     from openhsct.registry.models import Centre
     from openhsct.registry.users import ensure_user
 
@@ -26,13 +34,42 @@ def cast(db):
                                   city="Northwind", synthetic="yes")
     south = Centre.objects.create(centre_code="SRC", name="Southreach Synthetic Centre", country="SWE",
                                   city="Southreach", synthetic="yes")
-    users = {
-        "north_staff": ensure_user("north_staff", "pw-north-1", role="staff", centre_code="NRT"),
-        "south_staff": ensure_user("south_staff", "pw-south-1", role="staff", centre_code="SRC"),
-        "monitor": ensure_user("monitor", "pw-monitor-1", role="monitor"),
-        "admin": ensure_user("admin", "pw-admin-1", role="admin"),
-    }
+    with hashing_each_password_once():
+        users = {
+            "north_staff": ensure_user("north_staff", "pw-north-1", role="staff", centre_code="NRT"),
+            "south_staff": ensure_user("south_staff", "pw-south-1", role="staff", centre_code="SRC"),
+            "monitor": ensure_user("monitor", "pw-monitor-1", role="monitor"),
+            "admin": ensure_user("admin", "pw-admin-1", role="admin"),
+        }
     return {"north": north, "south": south, **users}
+
+
+_CAST_HASHES: dict[tuple[str, str], str] = {}
+
+
+@contextmanager
+def hashing_each_password_once() -> Iterator[None]:
+    """Within the block a password set before (under the same first hasher) gets its earlier hash: a real,
+    salted Argon2id hash that still verifies, without paying the hasher's deliberate cost (about a second on a
+    busy machine) again for every cast of every test."""
+    from django.conf import settings
+    from django.contrib.auth import base_user
+
+    original = base_user.make_password
+
+    def make_password(password, *args, **kwargs) -> str:
+        if args or kwargs or not isinstance(password, str):
+            return original(password, *args, **kwargs)
+        key = (settings.PASSWORD_HASHERS[0], password)
+        if key not in _CAST_HASHES:
+            _CAST_HASHES[key] = original(password)
+        return _CAST_HASHES[key]
+
+    base_user.make_password = make_password
+    try:
+        yield
+    finally:
+        base_user.make_password = original
 
 
 @pytest.fixture(scope="session", autouse=True)

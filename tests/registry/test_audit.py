@@ -24,6 +24,8 @@ from openhsct.registry import audit
 from openhsct.registry import models as m
 from openhsct.registry.exchange import tables
 from openhsct.registry.importer import import_bundle
+from tests.committed import committed_once
+from tests.conftest import hashing_each_password_once
 from tests.registry.bundle_factory import small_bundle, write
 
 AUDITED = audit.audited_models()
@@ -87,7 +89,8 @@ class Builder:
                                               country="GBR", synthetic="yes")
         self.patient = m.Patient.objects.create(centre=self.centre, patient_code=_token("P"), sex="female",
                                                 birth_year=1980, phenotype="RRMS", consent_status="given")
-        self.user = get_user_model().objects.create_user(_token("user"), password="pw-audit-test-1")
+        with hashing_each_password_once():
+            self.user = get_user_model().objects.create_user(_token("user"), password="pw-audit-test-1")
         self.saved: dict[type, models.Model] = {}
 
     def _fk(self, field: models.Field):
@@ -159,10 +162,18 @@ def _stored(obj) -> dict:
     return audit.snapshot(type(obj)._base_manager.get(pk=obj.pk))
 
 
+@pytest.fixture(scope="class")
+def small_bundle_rows(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The small bundle imported once and committed for the tests of a class, wiped after them (importing it
+    before each of the many generated cases was most of this suite's time)."""
+    folder = write(small_bundle(), tmp_path_factory.mktemp("audit-bundle"))
+    yield from committed_once(django_db_blocker, lambda: import_bundle(folder, actor="cli:test"))
+
+
 @pytest.fixture
-def build(db, tmp_path):
-    """A builder over a registry holding the small bundle (templates for every table it has)."""
-    import_bundle(write(small_bundle(), tmp_path / "bundle"), actor="cli:test")
+def build(db, small_bundle_rows):
+    """A builder over a registry holding the small bundle (templates for every table it has); what the test
+    writes is rolled back after it."""
     return Builder()
 
 
@@ -183,49 +194,78 @@ def test_every_model_with_patient_data_is_audited():
     assert "registry.AuditEvent" not in labels
 
 
-@pytest.mark.parametrize("model", AUDITED, ids=MODEL_IDS)
-def test_every_write_path_leaves_one_event(build, model):
-    with audit.acting_as("cli:auditor", via="test"):
-        obj = build.save(model)
-        created = _events(model, obj.pk)
-        assert [e.action for e in created] == ["create"]
-        assert created[0].after == _stored(obj) and created[0].before is None
-        assert (created[0].actor, created[0].via) == ("cli:auditor", "test")
+class TestOnTheSmallBundle:
+    """Cases that build rows beside the small bundle, imported once for the class (``build``)."""
 
+    @pytest.mark.parametrize("model", AUDITED, ids=MODEL_IDS)
+    def test_every_write_path_leaves_one_event(self, build, model):
+        with audit.acting_as("cli:auditor", via="test"):
+            obj = build.save(model)
+            created = _events(model, obj.pk)
+            assert [e.action for e in created] == ["create"]
+            assert created[0].after == _stored(obj) and created[0].before is None
+            assert (created[0].actor, created[0].via) == ("cli:auditor", "test")
+
+            field, value = _mutation(obj)
+            before = _stored(obj)
+            setattr(obj, field.attname, value)
+            obj.save()
+            updated = _events(model, obj.pk, action="update")
+            assert len(updated) == 1
+            assert updated[0].before == before and updated[0].after == _stored(obj)
+            changed = [k for k, _, _ in audit.diff(updated[0].before, updated[0].after)]
+            automatic = {f.attname for f in model._meta.concrete_fields if getattr(f, "auto_now", False)}
+            assert field.attname in changed and set(changed) <= {field.attname, *automatic}
+
+            if not any(getattr(f, "auto_now", False) for f in model._meta.concrete_fields):
+                obj.save()  # nothing changed: no event
+                assert len(_events(model, obj.pk)) == 2
+            pk, last = obj.pk, _stored(obj)
+            obj.delete()
+            deleted = _events(model, pk, action="delete")
+            assert len(deleted) == 1 and deleted[0].before == last and deleted[0].after is None
+
+        # QuerySet.update and bulk_create send no signals: audited all the same
+        obj = build.save(model)
         field, value = _mutation(obj)
         before = _stored(obj)
-        setattr(obj, field.attname, value)
-        obj.save()
+        assert model._base_manager.filter(pk=obj.pk).update(**{field.attname: value}) == 1
         updated = _events(model, obj.pk, action="update")
-        assert len(updated) == 1
-        assert updated[0].before == before and updated[0].after == _stored(obj)
-        changed = [k for k, _, _ in audit.diff(updated[0].before, updated[0].after)]
-        automatic = {f.attname for f in model._meta.concrete_fields if getattr(f, "auto_now", False)}
-        assert field.attname in changed and set(changed) <= {field.attname, *automatic}
+        assert len(updated) == 1 and updated[0].before == before and updated[0].after == _stored(obj)
+        assert updated[0].detail == {"via": "QuerySet.update"}
 
-        if not any(getattr(f, "auto_now", False) for f in model._meta.concrete_fields):
-            obj.save()  # nothing changed: no event
-            assert len(_events(model, obj.pk)) == 2
-        pk, last = obj.pk, _stored(obj)
-        obj.delete()
-        deleted = _events(model, pk, action="delete")
-        assert len(deleted) == 1 and deleted[0].before == last and deleted[0].after is None
+        (made,) = model._base_manager.bulk_create([Builder().build(model)])  # a fresh patient: no clash
+        created = _events(model, made.pk)
+        assert [e.action for e in created] == ["create"] and created[0].after == _stored(made)
+        if PG:  # raw SQL is caught by the database's trigger
+            _raw_sql_paths(model)
+        assert audit.verify_chain().broken_at is None
 
-    # QuerySet.update and bulk_create send no signals: audited all the same
-    obj = build.save(model)
-    field, value = _mutation(obj)
-    before = _stored(obj)
-    assert model._base_manager.filter(pk=obj.pk).update(**{field.attname: value}) == 1
-    updated = _events(model, obj.pk, action="update")
-    assert len(updated) == 1 and updated[0].before == before and updated[0].after == _stored(obj)
-    assert updated[0].detail == {"via": "QuerySet.update"}
+    def test_cascade_deletes_audit_each_child(self, build):
+        def fk(model, on_delete) -> list:
+            return [f for f in model._meta.concrete_fields if f.is_relation and f.remote_field.on_delete is on_delete]
 
-    (made,) = model._base_manager.bulk_create([Builder().build(model)])  # a fresh patient: no clash
-    created = _events(model, made.pk)
-    assert [e.action for e in created] == ["create"] and created[0].after == _stored(made)
-    if PG:  # raw SQL is caught by the database's trigger
-        _raw_sql_paths(model)
-    assert audit.verify_chain().broken_at is None
+        def protected(model) -> bool:  # holds, itself or through a parent record, a protected reference
+            parents = [f.related_model for f in model._meta.concrete_fields if f.is_relation
+                       and f.related_model not in (m.Patient, m.Centre, get_user_model())]
+            return bool(fk(model, models.PROTECT)) or any(protected(p) for p in parents if p is not model)
+
+        # every record that goes with its patient (those holding a protected reference keep the patient)
+        children = [model for model in AUDITED if any(f.related_model is m.Patient for f in fk(model, models.CASCADE))
+                    and not protected(model)]
+        for model in children:
+            if model not in build.saved:
+                build.saved[model] = build.save(model)
+        made = list(build.saved.values())
+        pk, code = build.patient.pk, build.patient.patient_code
+        with audit.acting_as("cli:cascade"):
+            build.patient.delete()
+        for obj in made:
+            events = _events(type(obj), obj.pk, action="delete")
+            assert len(events) == 1 and events[0].actor == "cli:cascade", type(obj).__name__
+            assert events[0].patient_code in (code, ""), type(obj).__name__
+        assert _events(m.Patient, pk, action="delete")[0].patient_code == code
+        assert audit.verify_chain().broken_at is None
 
 
 def _raw_sql_paths(model) -> None:
@@ -246,33 +286,6 @@ def _raw_sql_paths(model) -> None:
     assert [e.action for e in raw] == ["update", "delete", "insert"]
     assert raw[0].before[column] != raw[0].after[column] and raw[1].after is None and raw[2].before is None
     assert all(e.actor.startswith("db:") for e in raw)
-    assert audit.verify_chain().broken_at is None
-
-
-def test_cascade_deletes_audit_each_child(build):
-    def fk(model, on_delete) -> list:
-        return [f for f in model._meta.concrete_fields if f.is_relation and f.remote_field.on_delete is on_delete]
-
-    def protected(model) -> bool:  # holds, itself or through a parent record, a protected reference
-        parents = [f.related_model for f in model._meta.concrete_fields if f.is_relation
-                   and f.related_model not in (m.Patient, m.Centre, get_user_model())]
-        return bool(fk(model, models.PROTECT)) or any(protected(p) for p in parents if p is not model)
-
-    # every record that goes with its patient (those holding a protected reference keep the patient)
-    children = [model for model in AUDITED if any(f.related_model is m.Patient for f in fk(model, models.CASCADE))
-                and not protected(model)]
-    for model in children:
-        if model not in build.saved:
-            build.saved[model] = build.save(model)
-    made = list(build.saved.values())
-    pk, code = build.patient.pk, build.patient.patient_code
-    with audit.acting_as("cli:cascade"):
-        build.patient.delete()
-    for obj in made:
-        events = _events(type(obj), obj.pk, action="delete")
-        assert len(events) == 1 and events[0].actor == "cli:cascade", type(obj).__name__
-        assert events[0].patient_code in (code, ""), type(obj).__name__
-    assert _events(m.Patient, pk, action="delete")[0].patient_code == code
     assert audit.verify_chain().broken_at is None
 
 
