@@ -28,6 +28,9 @@ export OPENHSCT_HOME
 OPENHSCT_HOME=$(mktemp -d -t openhsct-test-XXXX)
 trap 'rm -rf "$OPENHSCT_HOME"' EXIT
 
+# Under CI the property tests run their CI profiles (import fuzzing: tests/registry/test_import_fuzz.py).
+if [ "${CI:-}" = "true" ]; then export OPENHSCT_FUZZ_PROFILE="${OPENHSCT_FUZZ_PROFILE:-ci}"; fi
+
 echo "== ruff"
 .venv/bin/ruff check --quiet src tests bench
 

@@ -13,6 +13,7 @@ import os
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from openhsct.errors import OpenHSCTError
 
@@ -31,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, emoji=False)  # ":100:" in a message stays text
 
 
 @app.callback()
@@ -65,7 +66,7 @@ def _guarded(callback):
             if os.environ.get("OPENHSCT_DEBUG") == "1" or type(exc).__name__ in {"BadParameter", "UsageError"}:
                 raise
             err_console.print(
-                f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}\n"
+                f"[bold red]Internal error:[/] {type(exc).__name__}: {escape(str(exc)[:2000])}\n"
                 "This is a bug in OpenHSCT. Run again with OPENHSCT_DEBUG=1 for the traceback.",
                 highlight=False,
             )
@@ -85,9 +86,9 @@ def _guard_all(typer_app: typer.Typer) -> None:
 
 def report_error(exc: OpenHSCTError) -> None:
     """Print an OpenHSCT error, and each of its detail lines, to stderr."""
-    err_console.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
-    for line in exc.details:
-        err_console.print(f"  {line}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
+    for line in exc.details:  # user text: never read as Rich markup
+        err_console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _register_commands() -> None:

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-console = Console()
+console = Console(emoji=False)  # file and column names are never emoji codes
 
 
 def django(migrate: bool = True) -> None:

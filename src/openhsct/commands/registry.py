@@ -80,11 +80,27 @@ def export(
     out: Path = typer.Option(..., "--out", help="Folder to write the bundle into."),
     fmt: str = typer.Option("csv", "--format", help="csv, parquet, fhir (folder), ebmt or redcap (a CSV file)."),
     centre: list[str] = typer.Option(None, "--centre", help="Only this centre (repeatable)."),
+    deidentified: bool = typer.Option(False, "--deidentified", help="A research export: free text dropped, "
+                                      "codes as HMAC-SHA256 (key in OPENHSCT_HMAC_KEY), dates as days from day 0, "
+                                      "k stated in its README.md (CSV only)."),
 ) -> None:
     """Export the registry as a bundle; the export is recorded in the audit history."""
     from openhsct.commands.interop import EXPORT_FORMATS, check_format, export_other
 
     check_format(fmt, EXPORT_FORMATS)
+    if deidentified:
+        from openhsct.registry.deidentify import hmac_key
+
+        if fmt != "csv":
+            raise OpenHSCTError("--deidentified writes CSV only: leave out --format", exit_code=2)
+        hmac_key()  # a missing key stops before anything is read
+        django()
+        from openhsct.registry.audit import cli_actor
+        from openhsct.registry.deidentify import export_deidentified
+
+        counts = export_deidentified(out, centre_codes=centre or None, actor=cli_actor())
+        k = counts.pop("k")
+        return _counts_table(f"De-identified export written to {out} (k = {k})", counts)
     django()
     if fmt not in {"csv", "parquet"}:
         return export_other(fmt, out, centre or None)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from openhsct.errors import OpenHSCTError
+from openhsct.registry.csvsafe import frame_csv
 from openhsct.registry.exchange import NATURAL_REFS, Table, tables
 from openhsct.registry.formats import python_to_text, typed_frame
 
@@ -93,7 +94,7 @@ def write_frames(frames: dict[str, pd.DataFrame], out_dir: Path, fmt: str = "csv
         table = tables()[name]
         path = out_dir / f"{name}.{fmt}"
         if fmt == "csv":
-            frame[table.column_names].to_csv(path, index=False)
+            path.write_text(frame_csv(frame, table.columns), encoding="utf-8", newline="")
         else:
             typed_frame(frame, list(table.columns)).to_parquet(path, index=False)
         written.append(path)

@@ -17,8 +17,16 @@ import pandas as pd
 
 from openhsct.errors import OpenHSCTError, ValidationError
 from openhsct.registry.bulk import References, insert_rows
+from openhsct.registry.csvsafe import unescape_text
 from openhsct.registry.exchange import NATURAL_REFS, Column, Table, tables
-from openhsct.registry.formats import text_to_canonical, text_to_python, typed_to_text
+from openhsct.registry.formats import (
+    TEXT_KINDS,
+    decode_csv,
+    split_csv,
+    text_to_canonical,
+    text_to_python,
+    typed_to_text,
+)
 from openhsct.registry.item_rules import check_item_dates, check_row_rules
 from openhsct.registry.rules import check_dates, check_patient_consistency, check_references
 from openhsct.registry.validation import (
@@ -63,7 +71,12 @@ def read_bundle(path: Path, out: Collector) -> dict[str, pd.DataFrame]:
     frames: dict[str, pd.DataFrame] = {}
     known = tables()
     for f in sorted(path.iterdir()):
-        if f.suffix not in {".csv", ".parquet"} or f.name.startswith("."):
+        if f.name.startswith("."):
+            continue
+        if f.suffix.lower() in {".csv", ".parquet"} and f.suffix not in {".csv", ".parquet"}:
+            out.add(f.name, 0, "-", f"file names are lower case: rename it to {f.stem.lower()}{f.suffix.lower()}")
+            continue
+        if f.suffix not in {".csv", ".parquet"}:
             continue
         if f.stem not in known:
             out.add(f.name, 0, "-", f"not a table of the exchange format (tables: {', '.join(known)})")
@@ -72,6 +85,9 @@ def read_bundle(path: Path, out: Collector) -> dict[str, pd.DataFrame]:
             out.add(f.name, 0, "-", "the same table is given as both CSV and Parquet")
             continue
         frames[f.stem] = _read_one(f, known[f.stem], out)
+    if not frames and not out.problems:
+        out.add(path.name or str(path), 0, "-", "the folder holds no table files (<table>.csv or "
+                f"<table>.parquet; tables: {', '.join(known)})")
     return {k: v for k, v in frames.items() if v is not None}
 
 
@@ -121,8 +137,9 @@ def _read_one(f: Path, table: Table, out: Collector) -> pd.DataFrame | None:
         if f.suffix == ".csv":
             frame = _read_csv_arrow(f)
             if frame is None:
-                frame = pd.read_csv(f, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
-                frame = pd.DataFrame({c: str_strip(frame[c]) for c in frame.columns}, index=frame.index)
+                frame = _read_csv_strict(f, table, out)
+                if frame is None:
+                    return None
         else:
             raw = pd.read_parquet(f)
             if not check_header(list(raw.columns), table, f.name, out):
@@ -131,11 +148,42 @@ def _read_one(f: Path, table: Table, out: Collector) -> pd.DataFrame | None:
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
         out.add(f.name, 0, "-", f"cannot be read: {str(exc).splitlines()[0]}")
         return None
-    if f.suffix == ".csv" and not check_header(list(frame.columns), table, f.name, out):
+    if f.suffix == ".csv" and not check_header([c for c in frame.columns if c != ROW], table, f.name, out):
         return None
+    rows = frame[ROW] if ROW in frame.columns else pd.RangeIndex(2, len(frame) + 2)
     frame = frame[table.column_names].copy()
-    frame[ROW] = pd.RangeIndex(2, len(frame) + 2)
+    for c in table.columns:
+        if c.kind in TEXT_KINDS:
+            frame[c.name] = unescape_text(frame[c.name])
+    frame[ROW] = np.asarray(rows)
     frame.attrs["file"] = f.name
+    return frame
+
+
+def _read_csv_strict(f: Path, table: Table, out: Collector) -> pd.DataFrame | None:
+    """The CSV file read by :func:`~openhsct.registry.formats.split_csv`, which refuses malformed CSV
+    (wrong encoding, stray or unbalanced quotes, bare CR, line breaks or NUL in cells, short or long
+    rows) instead of repairing it: each fault is recorded as FILE:ROW:COLUMN. Returns the stripped text
+    frame with its line numbers in ``_row``, or None when the header itself cannot be read."""
+    text, fault = decode_csv(f.read_bytes())
+    split = split_csv(text) if fault is None else None
+    faults = [fault] if fault is not None else split.faults
+    header = split.header if split is not None else []
+    names = header or table.column_names
+    for x in faults:
+        column = "-" if x.field is None or x.field >= len(names) else names[x.field]
+        out.add(f.name, x.row, column, x.rule, x.value)
+    if not header:
+        return None
+    if len(set(header)) != len(header) or "" in header:
+        out.add(f.name, 1, "-", "the header names a column twice or leaves one unnamed")
+        return None
+    records = split.records
+    frame = pd.DataFrame([fields for _, fields in records], columns=header, dtype=object)
+    if frame.empty:
+        frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in header})
+    frame = pd.DataFrame({c: str_strip(frame[c].astype(object)) for c in header})
+    frame[ROW] = [r for r, _ in records]
     return frame
 
 
@@ -151,8 +199,9 @@ def _read_csv_arrow(f: Path) -> pd.DataFrame | None:
     import pyarrow.csv as pcsv
 
     data = f.read_bytes()
-    if b'"' in data or b"\x00" in data or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
-        return None
+    if (b'"' in data or b"\x00" in data or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n"))
+            or b"\n\n" in data or b"\n\r\n" in data or data.startswith((b"\n", b"\r", b"\xff\xfe", b"\xfe\xff"))):
+        return None  # the strict reader names each fault (Arrow would skip blank lines silently)
     try:
         t = pcsv.read_csv(pa.py_buffer(data),
                           read_options=pcsv.ReadOptions(autogenerate_column_names=True),
@@ -282,6 +331,7 @@ def _import_locked(path: Path, *, actor: str, progress: Progress | None, dry_run
     del frames, effective  # only the clean rows are written: free the rest first (a national bundle is GBs)
     if out.problems:
         problems = sorted(set(out.problems), key=_problem_order)
+        record_refusal(path, actor=actor, problems=len(problems))
         raise ValidationError(
             f"{path}: {len(problems)} problem(s); nothing was imported.",
             details=[str(p) for p in problems],
@@ -316,6 +366,20 @@ def _import_locked(path: Path, *, actor: str, progress: Progress | None, dry_run
         record_import(actor=actor, source=described["source"], checksum=described["sha256"], report=report,
                       centre_codes=touched, extra={k: v for k, v in described.items() if k not in {"source", "sha256"}})
     return report
+
+
+def record_refusal(path: Path, *, actor: str, problems: int) -> None:
+    """Write the one audit event of a refused import (action ``denied``, model ``import``: what was
+    offered, its checksum and how many problems); nothing else is written. Returns nothing."""
+    from openhsct.registry.audit import record_event
+
+    try:
+        checksum = bundle_checksum(Path(path))
+    except OSError:
+        checksum = ""
+    record_event(action="denied", model="import", actor=actor,
+                 detail={"event": "import refused", "source": str(path), "sha256": checksum,
+                         "problems": problems})
 
 
 def _problem_order(p: Problem) -> tuple:

@@ -38,9 +38,18 @@ class Problem:
     value: str = ""
 
     def __str__(self) -> str:
+        """Returns ``FILE:ROW:COLUMN: rule (value)``, each user-given part cut to a readable length and
+        control characters shown escaped (a 1 MB cell or a name with line breaks is never echoed)."""
         row = "-" if self.row <= 0 else str(self.row)
-        shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."
-        return f"{self.file}:{row}:{self.column}: {self.rule} ({shown})"
+        return f"{_shown(self.file, 80)}:{row}:{_shown(self.column, 80)}: {self.rule} ({_shown(self.value, 60)})"
+
+
+def _shown(text: str, limit: int) -> str:
+    """Returns ``text`` cut to ``limit`` characters (with "...") and its control characters escaped."""
+    cut = text if len(text) <= limit else text[:limit - 3] + "..."
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in cut):
+        cut = "".join(ch if ord(ch) >= 32 and ord(ch) != 127 else f"\\x{ord(ch):02x}" for ch in cut)
+    return cut
 
 
 # ASCII digits only: ``\d`` alone would take full-width "１９８６" or Arabic-Indic "٣" for digits
@@ -235,6 +244,7 @@ NOT_NUMBER = "not a number (use a dot for decimals)"
 NOT_WHOLE = "not a whole number"
 NUL_CHARACTER = "contains a NUL character"
 FUTURE_DATE = "date is in the future"
+UNREADABLE_NUMBER = "too many digits: not a number the registry can hold"
 
 # The largest whole number each integer field holds on every supported database (PostgreSQL's limits).
 _INTEGER_MAX = {"SmallIntegerField": 32767, "PositiveSmallIntegerField": 32767, "IntegerField": 2147483647,
@@ -266,7 +276,8 @@ def non_ascii_digits(s: pd.Series) -> pd.Series:
     candidate = re2_match(s, r"[^\x00-\x7f]")
     out = pd.Series(False, index=s.index)
     if candidate.any():
-        out[candidate] = s[candidate].map(lambda v: any(ch.isdigit() and not ch.isascii() for ch in str(v)))
+        out[candidate] = s[candidate].map(lambda v: any(ch.isdigit() and not ch.isascii() for ch in str(v))
+                                          ).to_numpy(dtype=bool)
     return out
 
 
@@ -310,6 +321,7 @@ def _bad_cells(s: pd.Series, c: Column, storage: Storage = Storage()) -> list[tu
         not_int = ~str_match(s, _INT, _INT_FAST)
         found += _not_a_number(s, not_int, NOT_WHOLE)
         nums = pd.to_numeric(s.where(~not_int), errors="coerce")
+        found.append((UNREADABLE_NUMBER, ~not_int & nums.isna()))
         found += _range_rules(nums, c)
         if storage.int_max is not None and c.max_value is None:
             found.append((f"must be ≤ {storage.int_max} (the largest number the field holds)",
@@ -325,10 +337,36 @@ def _bad_cells(s: pd.Series, c: Column, storage: Storage = Storage()) -> list[tu
         naive = ~str_search(s, _OFFSET, _OFFSET_FAST)
         found.append(("not an ISO 8601 date-time with offset (e.g. 2024-05-01T09:30:00+00:00)", parsed.isna() | naive))
         found.append((FUTURE_DATE, parsed > pd.Timestamp.now(tz="UTC")))
+    if c.kind == "text":
+        found += identifier_rules(s)
     if c.kind in {"text", "reference", "code"}:
         if c.max_length:
             found.append((f"longer than {c.max_length} characters", str_len(s) > c.max_length))
         found.append((NUL_CHARACTER, _has_nul(s)))
+    return found
+
+
+# Free text that looks like a direct identifier (docs/security.md, "Identifiers never enter"): RE2
+# patterns, searched anywhere in the cell.
+IDENTIFIER_PATTERNS = (
+    ("looks like an e-mail address: free text must not hold direct identifiers",
+     r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+    ("looks like a phone number (9 or more digits): free text must not hold direct identifiers",
+     r"(?:^|[^0-9A-Za-z])\+?[0-9](?:[ ().-]{0,2}[0-9]){8,}"),
+    ("looks like a full date (a date of birth?): free text must not hold dates; use the date columns",
+     r"(?:^|[^0-9])(?:[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4})(?:$|[^0-9])"),
+)
+
+
+def identifier_rules(s: pd.Series) -> list[tuple[str, pd.Series]]:
+    """Returns (rule, mask) for free-text values that look like an e-mail address, a phone number or
+    a full date; a value is named under the first pattern it matches."""
+    found = []
+    taken = np.zeros(len(s), dtype=bool)
+    for rule, pattern in IDENTIFIER_PATTERNS:
+        hit = re2_match(s, pattern) & ~taken
+        taken |= hit
+        found.append((rule, pd.Series(hit, index=s.index)))
     return found
 
 
@@ -339,6 +377,7 @@ def _decimal_rules(s: pd.Series, c: Column, storage: Storage) -> list[tuple[str,
     too_many = frac_len > (c.decimal_places or 0)
     found.append((f"more than {c.decimal_places} decimals", too_many & ~not_num))
     nums = pd.to_numeric(s.where(~not_num), errors="coerce")
+    found.append((UNREADABLE_NUMBER, ~not_num & nums.isna()))
     if storage.int_digits is not None:
         found.append((f"too many digits: at most {storage.int_digits} before the decimal point",
                       nums.abs() >= 10.0 ** storage.int_digits))

@@ -1,0 +1,191 @@
+"""Coverage-guided fuzzing of the import's reader and validator.
+
+Bytes are read as a tar archive of CSV files; its ``<name>.csv`` members become a bundle folder, which
+the import's parser and validator read (``read_bundle`` and ``validate_bundle``, against an empty SQLite
+registry). A refusal (:class:`~openhsct.errors.OpenHSCTError`) is a correct answer; any other exception
+is a crash: its input is saved as ``tests/registry/fuzz_regressions/crash-<sha256>.tar``, which
+``tests/registry/test_import_fuzz.py`` replays.
+
+With atheris installed (``pip install atheris``) the harness is coverage-guided (libFuzzer), seeded with
+a synthetic bundle. Without it, a Hypothesis-driven byte fuzzer mutates the same seed bundle (byte flips,
+insertions, deletions, cuts, whole members replaced by random bytes) for the same time; it is not
+coverage-guided, and says so when it starts.
+
+Usage: ``python bench/fuzz_import.py [--minutes 10]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CRASHES = ROOT / "tests" / "registry" / "fuzz_regressions"
+
+
+def setup_django(home: Path) -> None:
+    """Start Django on a fresh SQLite registry under ``home`` and create its tables. Returns nothing."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openhsct.site.settings")
+    os.environ["OPENHSCT_HOME"] = str(home)
+    os.environ["OPENHSCT_DATABASE_URL"] = f"sqlite:///{home / 'fuzz.sqlite3'}"
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def unpack(data: bytes, folder: Path) -> None:
+    """Write the ``.csv`` members of the tar in ``data`` (base names only) into ``folder``; an archive
+    that cannot be read gives an empty folder. Returns nothing."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            for member in tar.getmembers()[:64]:
+                name = os.path.basename(member.name)
+                if member.isfile() and name.lower().endswith(".csv") and not name.startswith("."):
+                    handle = tar.extractfile(member)
+                    if handle is not None:
+                        (folder / name).write_bytes(handle.read(2_000_000))
+    except (tarfile.TarError, OSError, EOFError, ValueError):
+        return
+
+
+def check_bytes(data: bytes) -> None:
+    """Read and validate the bundle in ``data``; a refusal is fine. Returns nothing; raises on a crash."""
+    from openhsct.errors import OpenHSCTError
+    from openhsct.registry.importer import read_bundle, validate_bundle
+    from openhsct.registry.validation import Collector
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        unpack(data, folder)
+        out = Collector()
+        try:
+            validate_bundle(read_bundle(folder, out), out)
+            for p in out.problems:
+                str(p)
+        except OpenHSCTError:
+            return
+
+
+def save_crash(data: bytes) -> Path:
+    """Save a crashing input under ``tests/registry/fuzz_regressions/``; returns its path."""
+    CRASHES.mkdir(parents=True, exist_ok=True)
+    path = CRASHES / f"crash-{hashlib.sha256(data).hexdigest()[:16]}.tar"
+    path.write_bytes(data)
+    return path
+
+
+def seed_tar(patients: int = 3) -> bytes:
+    """Returns a tar of a small synthetic bundle, the fuzzers' starting point."""
+    from openhsct.registry.synth import generate, write_bundle
+
+    buf = io.BytesIO()
+    with tempfile.TemporaryDirectory() as tmp, tarfile.open(fileobj=buf, mode="w") as tar:
+        write_bundle(generate(centres=1, patients=patients, seed=1), tmp)
+        for f in sorted(Path(tmp).glob("*.csv")):
+            tar.add(f, arcname=f.name)
+    return buf.getvalue()
+
+
+def guarded(data: bytes) -> None:
+    """:func:`check_bytes`, saving the input before a crash propagates."""
+    try:
+        check_bytes(data)
+    except Exception:
+        print(f"crash saved to {save_crash(data)}", file=sys.stderr)
+        raise
+
+
+def run_atheris(atheris, seconds: int, corpus: Path) -> None:
+    """Run libFuzzer through atheris for ``seconds``. Returns nothing (exits as libFuzzer does)."""
+    corpus.mkdir(parents=True, exist_ok=True)
+    (corpus / "seed.tar").write_bytes(seed_tar())
+    atheris.Setup([sys.argv[0], f"-max_total_time={seconds}", str(corpus)], guarded)
+    atheris.Fuzz()
+
+
+def run_fallback(seconds: int) -> int:
+    """Mutate the seed bundle's members with Hypothesis-drawn edits for ``seconds``. Returns the number
+    of inputs tried."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import strategies as st
+
+    members: list[tuple[str, bytes]] = []
+    with tarfile.open(fileobj=io.BytesIO(seed_tar()), mode="r:") as tar:
+        for m in tar.getmembers():
+            members.append((m.name, tar.extractfile(m).read()))
+    deadline = time.monotonic() + seconds
+    tried = [0]
+    edit = st.tuples(st.sampled_from(["flip", "insert", "delete", "cut", "replace"]), st.integers(0, 10**9),
+                     st.binary(min_size=1, max_size=64))
+
+    @settings(max_examples=10**9, deadline=None, database=None, phases=(Phase.generate,),
+              suppress_health_check=list(HealthCheck))
+    @given(which=st.integers(0, len(members) - 1), edits=st.lists(edit, min_size=1, max_size=6))
+    def one(which, edits):
+        if time.monotonic() > deadline:
+            return
+        files = dict(members)
+        name = members[which][0]
+        data = bytearray(files[name])
+        for kind, at, blob in edits:
+            pos = at % (len(data) + 1)
+            if kind == "flip" and data:
+                data[pos % len(data)] ^= blob[0] or 1
+            elif kind == "insert":
+                data[pos:pos] = blob
+            elif kind == "delete":
+                del data[pos:pos + len(blob)]
+            elif kind == "cut":
+                del data[pos:]
+            else:
+                data = bytearray(blob)
+        files[name] = bytes(data)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for fname, content in files.items():
+                info = tarfile.TarInfo(fname)
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+        tried[0] += 1
+        guarded(buf.getvalue())
+
+    try:
+        one()
+    except Exception as exc:  # noqa: BLE001 - reported with the saved input
+        print(f"crash: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
+        raise SystemExit(1) from None
+    return tried[0]
+
+
+def main() -> None:
+    """Parse the options and fuzz. Returns nothing; exits 1 on a crash."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="How long to fuzz (default 10).")
+    args = parser.parse_args()
+    seconds = max(1, int(args.minutes * 60))
+    with tempfile.TemporaryDirectory() as home:
+        setup_django(Path(home))
+        try:
+            import atheris
+        except ImportError:
+            print("atheris is not installed for this Python: running the Hypothesis byte fuzzer instead "
+                  "(not coverage-guided)")
+            n = run_fallback(seconds)
+            print(f"{n:,} inputs in {seconds} s, 0 crashes")
+            return
+        with atheris.instrument_imports():
+            import openhsct.registry.importer  # noqa: F401 - instrumented for coverage
+        run_atheris(atheris, seconds, Path(home) / "corpus")
+
+
+if __name__ == "__main__":
+    main()
