@@ -201,7 +201,9 @@ def test_import_refuses_the_catalogue_by_rule_and_writes_nothing(world):
                 if not any(d.startswith(f"{name}.csv:2:{case.column}: {case.rule}") for d in refused.value.details):
                     failures.append((name, case, refused.value.details))
     assert failures == []
-    assert _counts() == before
+    refusals = max(len(p) for p in plans.values())  # each refused import leaves one "import refused" event
+    assert _counts() == {**before, "AuditEvent": before["AuditEvent"] + refusals}
+    assert m.AuditEvent.objects.filter(action="denied", model="import").count() == refusals
 
 
 def test_import_refuses_a_decimal_comma_with_a_clear_rule(world):
