@@ -134,9 +134,9 @@ def test_dashboard_shows_completeness_overdue_and_recent_changes(registry, clien
 @pytest.mark.parametrize("url", ["/clinic/NRT/", "/clinic/NRT/patients/P001/"])
 def test_other_centres_staff_are_refused(registry, client, url):
     response = _client(client, registry["south_staff"]).get(url)
-    assert response.status_code == 403
+    assert response.status_code == 404  # the same answer as a centre that does not exist
     page = response.content.decode()
-    assert "You cannot see this centre" in page and "Not medical advice" in page and "P001" not in page
+    assert "No such page" in page and "Not medical advice" in page and "P001" not in page
 
 
 def test_users_without_a_role_see_no_centre(registry, client, django_user_model):
@@ -147,7 +147,8 @@ def test_users_without_a_role_see_no_centre(registry, client, django_user_model)
 
 
 def test_unknown_centre_is_refused_like_a_forbidden_one(registry, client):
-    assert _client(client, registry["north_staff"]).get("/clinic/XYZ/").status_code == 403
+    assert _client(client, registry["north_staff"]).get("/clinic/XYZ/").status_code == 404
+    assert _client(client, registry["north_staff"]).get("/clinic/SRC/").status_code == 404
 
 
 def test_monitor_reads_every_centre_without_forms(registry, client):
@@ -262,9 +263,9 @@ def test_a_record_saved_meanwhile_is_reported_not_crashed(registry, client, monk
 
 def test_other_centres_staff_cannot_post(registry, client):
     response = _edss(_client(client, registry["south_staff"]), visit_date="2024-05-02", edss="4.5")
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert (
-        _client(client, registry["south_staff"]).get("/clinic/NRT/patients/P001/add/edss/").status_code == 403
+        _client(client, registry["south_staff"]).get("/clinic/NRT/patients/P001/add/edss/").status_code == 404
     )
     assert not m.EdssVisit.objects.filter(visit_date=dt.date(2024, 5, 2)).exists()
 

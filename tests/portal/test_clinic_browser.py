@@ -72,4 +72,4 @@ def test_clinician_session(live_server, live_registry, browser_page, axe_check, 
     assert newest.actor == "north_staff" and newest.after["visit_date"] == "2024-05-02"
 
     response = page.goto(f"{base}/clinic/SRC/")
-    assert response is not None and response.status == 403
+    assert response is not None and response.status == 404

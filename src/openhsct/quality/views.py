@@ -1,10 +1,11 @@
 """The data manager's pages inside the clinicians' area: queries (raise, answer, close, re-open, CSV),
 source-data verification, freezes and the reminder list.
 
-Who may do what (:mod:`openhsct.registry.roles`): a monitor (or the administrator) raises, closes and
-re-opens queries, verifies records and freezes centres; the centre's own staff answer queries. A centre the
-user cannot read is refused (403); a query or patient not of the centre named in the address is not found
-(404). Every change is written to the audit history by :mod:`openhsct.quality.services`.
+Who may do what is each URL's rule in :mod:`openhsct.security.access`, enforced before the view runs: a
+monitor (or the administrator) raises, closes and re-opens queries, verifies records and freezes centres;
+the centre's own staff answer queries. A centre the user cannot read, and a query or patient not of the
+centre named in the address, are not found (404). Every change is written to the audit history by
+:mod:`openhsct.quality.services`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -23,22 +23,14 @@ from openhsct.quality import services
 from openhsct.quality.models import Query
 from openhsct.registry import models as m
 from openhsct.registry import roles
+from openhsct.security import access
 
 QUERY_STATES = ("open", "answered", "closed")
 
 
 def _centre(request, centre_code: str) -> m.Centre:
-    return roles.get_centre_for_reader(request.user, centre_code)
-
-
-def _require_monitor(request) -> None:
-    if not _monitors(request.user):
-        raise PermissionDenied("Only a monitor can do this.")
-
-
-def _require_staff(request, centre: m.Centre) -> None:
-    if not roles.can_write_centre(request.user, centre):
-        raise PermissionDenied("Only the centre's own staff can answer its queries.")
+    """Returns the centre named in the address (the URL's rule has scoped it to the user)."""
+    return access.centre_named(centre_code)
 
 
 def _query(centre: m.Centre, query_id: int) -> Query:
@@ -93,7 +85,6 @@ def queries_csv(request, centre_code: str):
 @require_POST
 def query_raise(request, centre_code: str, patient_code: str):
     centre = _centre(request, centre_code)
-    _require_monitor(request)
     patient = _patient_in(centre, patient_code)
     model, _, rest = request.POST.get("target", "").partition(":")
     pk, _, field = rest.partition(":")
@@ -109,9 +100,8 @@ def query_raise(request, centre_code: str, patient_code: str):
     return _back(request, centre, patient_code)
 
 
-def _step(request, centre_code: str, query_id: int, *, who, action, done: str):
+def _step(request, centre_code: str, query_id: int, *, action, done: str):
     centre = _centre(request, centre_code)
-    who(request, centre)
     q = _query(centre, query_id)
     try:
         action(user=request.user, query=q, text=request.POST.get("text", ""))
@@ -125,29 +115,26 @@ def _step(request, centre_code: str, query_id: int, *, who, action, done: str):
 @clinic_view
 @require_POST
 def query_answer(request, centre_code: str, query_id: int):
-    return _step(request, centre_code, query_id, who=_require_staff, action=services.answer_query,
+    return _step(request, centre_code, query_id, action=services.answer_query,
                  done="answered")
 
 
 @clinic_view
 @require_POST
 def query_close(request, centre_code: str, query_id: int):
-    return _step(request, centre_code, query_id, who=lambda r, c: _require_monitor(r),
-                 action=services.close_query, done="closed")
+    return _step(request, centre_code, query_id, action=services.close_query, done="closed")
 
 
 @clinic_view
 @require_POST
 def query_reopen(request, centre_code: str, query_id: int):
-    return _step(request, centre_code, query_id, who=lambda r, c: _require_monitor(r),
-                 action=services.reopen_query, done="re-opened")
+    return _step(request, centre_code, query_id, action=services.reopen_query, done="re-opened")
 
 
 @clinic_view
 @require_POST
 def verify(request, centre_code: str, patient_code: str):
     centre = _centre(request, centre_code)
-    _require_monitor(request)
     patient = _patient_in(centre, patient_code)
     model, _, pk = request.POST.get("record", "").partition(":")
     try:
@@ -165,7 +152,6 @@ def verify(request, centre_code: str, patient_code: str):
 @require_POST
 def freeze(request, centre_code: str):
     centre = _centre(request, centre_code)
-    _require_monitor(request)
     try:
         until = dt.date.fromisoformat(request.POST.get("until", "").strip())
     except ValueError:
@@ -184,7 +170,6 @@ def freeze(request, centre_code: str):
 @require_POST
 def unfreeze(request, centre_code: str):
     centre = _centre(request, centre_code)
-    _require_monitor(request)
     try:
         services.lift_freeze(user=request.user, centre=centre, reason=request.POST.get("reason", ""))
     except services.WorkflowError as exc:

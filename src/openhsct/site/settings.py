@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "openhsct.releases",
     "openhsct.portal",
     "openhsct.quality",
+    "openhsct.security",
 ]
 
 MIDDLEWARE = [
@@ -52,12 +53,16 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # With OPENHSCT_PG_ROW_SECURITY on: the signed-in person's centres for PostgreSQL's policies.
+    "openhsct.security.row_security.RowSecurityMiddleware",
     "openhsct.site.security.SessionLimitMiddleware",
     "openhsct.site.security.RequireTOTPMiddleware",
     "openhsct.site.security.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "openhsct.registry.audit.AuditUserMiddleware",
+    # Every URL's access rule (openhsct.security.access): 405, sign-in, 403 or 404 before the view runs.
+    "openhsct.security.access.AccessRuleMiddleware",
     "axes.middleware.AxesMiddleware",
     # Last, so it sees a view's exception first: a still-locked SQLite database answers 503, not 500.
     "openhsct.site.middleware.DatabaseBusyMiddleware",
@@ -106,6 +111,11 @@ DATABASES = {
         os.environ.get("OPENHSCT_DATABASE_URL", DEFAULT_DATABASE_URL), conn_max_age=60
     )
 }
+# PostgreSQL row-level security (openhsct.security.row_security, docs/security.md): the application connects
+# as a role that does not own the tables; migrations and `row_security install` run as the owner.
+OPENHSCT_PG_ROW_SECURITY = os.environ.get("OPENHSCT_PG_ROW_SECURITY", "").strip().lower() in {"1", "on", "true", "yes"}
+if os.environ.get("OPENHSCT_DATABASE_OWNER_URL"):
+    DATABASES["owner"] = dj_database_url.parse(os.environ["OPENHSCT_DATABASE_OWNER_URL"])
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # SQLite (docs/backup.md, "SQLite settings"): wait up to 30 s for another writer instead of failing
     # with "database is locked"; take the write lock when a transaction starts (BEGIN IMMEDIATE), so two

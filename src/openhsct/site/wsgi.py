@@ -5,6 +5,9 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openhsct.site.settings")
+import openhsct.security.row_security as _row_security  # noqa: E402 - after the settings module is named
+
+_row_security.SERVING = True  # with row-level security on, the server's connections start seeing no centre
 application = get_wsgi_application()
 
 #: The public templates compiled at start-up (with gunicorn's ``--preload``, once in the master).

@@ -1,5 +1,6 @@
-"""The clinicians' pages. Each view asks :mod:`openhsct.registry.roles` first, so another centre's staff
-get 403 and monitors can read but never write."""
+"""The clinicians' pages. Who may open and post to each is the URL's rule in
+:mod:`openhsct.security.access` (enforced before the view runs): another centre's staff get 404, as for a
+centre that does not exist, and monitors can read but never write records."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from openhsct.quality.models import Query, SourceVerification
 from openhsct.registry import models as m
 from openhsct.registry import roles
 from openhsct.registry.audit import history_for
+from openhsct.security import access
 
 SERVICES = {
     "edss": services.edss_visit_create,
@@ -80,7 +82,7 @@ def index(request):
 @clinic_view
 @require_GET
 def centre_dashboard(request, centre_code: str):
-    centre = roles.get_centre_for_reader(request.user, centre_code)
+    centre = access.centre_named(centre_code)
     search = request.GET.get("q", "").strip()[:32]
     followup = selectors.followup_lists(centre)
     open_queries = quality.centre_queries(centre).exclude(status=Query.Status.CLOSED)
@@ -129,7 +131,7 @@ def _monitors(user) -> bool:
 @clinic_view
 @require_GET
 def patient_detail(request, centre_code: str, patient_code: str):
-    centre = roles.get_centre_for_reader(request.user, centre_code)
+    centre = access.centre_named(centre_code)
     patient = _patient_in(centre, patient_code)
     can_write = roles.can_write_centre(request.user, centre)
     forms = (
@@ -141,7 +143,7 @@ def patient_detail(request, centre_code: str, patient_code: str):
 @clinic_view
 @require_http_methods(["GET", "POST"])
 def record_add(request, centre_code: str, patient_code: str, kind: str):
-    patient = roles.get_patient_for_writer(request.user, centre_code, patient_code)
+    patient = access.patient_named(centre_code, patient_code)
     if kind not in FORMS:
         raise Http404("No such record type.")
     page = reverse(f"{request.resolver_match.namespace}:patient", args=[centre_code, patient_code])

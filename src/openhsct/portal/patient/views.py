@@ -177,13 +177,11 @@ def download_fhir(request, pk: int):
 # ------------------------------------------------------------------------------------ clinic staff
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
 def invite(request):
-    """Centre staff create a one-time link for one of their patients; the link is shown once."""
+    """Centre staff create a one-time link for one of their patients; the link is shown once (the URL's
+    rule, :mod:`openhsct.security.access`, admits centre staff and the administrator only)."""
     centres = [c for c in roles.readable_centres(request.user) if roles.can_write_centre(request.user, c)]
-    if not centres:
-        raise PermissionDenied("Only centre staff can invite patients.")
     link = patient = None
     if request.method == "POST":
         centre_code = request.POST.get("centre_code", "")
