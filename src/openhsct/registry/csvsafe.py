@@ -92,11 +92,31 @@ def escape_frame(frame: pd.DataFrame, numeric: Iterable[str]) -> pd.DataFrame:
     return out
 
 
+def _quote(value: str) -> str:
+    """Returns one RFC 4180 cell: quoted (quotes doubled) when it holds a comma, quote, CR or LF."""
+    return '"' + value.replace('"', '""') + '"' if any(ch in value for ch in '",\r\n') else value
+
+
+def _column_cells(s: pd.Series) -> list[str]:
+    """Returns a column's cells as RFC 4180 text (missing values empty)."""
+    values = ["" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in s.tolist()]
+    if any(ch in "\x1f".join(values) for ch in '",\r\n'):  # one scan of the whole column
+        values = [_quote(v) for v in values]
+    return values
+
+
 def csv_text(frame: pd.DataFrame, *, numeric: Iterable[str] | None = None, lineterminator: str = "\n") -> str:
-    """Returns ``frame`` as safe CSV text (no index). ``numeric`` names the typed columns; by default
-    the frame's numeric and date dtypes."""
+    """Returns ``frame`` as safe CSV text (no index): RFC 4180 quoting of every cell that holds a comma,
+    quote, CR or LF (Python's csv module leaves a lone CR unquoted), the formula escape in text columns.
+    ``numeric`` names the typed columns; by default the frame's numeric and date dtypes."""
     typed = numeric_columns(frame) if numeric is None else list(numeric)
-    return escape_frame(frame, typed).to_csv(index=False, lineterminator=lineterminator)
+    safe = escape_frame(frame, typed)
+    header = lineterminator.join([",".join(_quote(str(c)) for c in safe.columns)])
+    if not len(safe):
+        return header + lineterminator
+    cols = [_column_cells(safe[c]) for c in safe.columns]
+    lines = [",".join(row) if row != ("",) else '""' for row in zip(*cols, strict=True)]
+    return header + lineterminator + lineterminator.join(lines) + lineterminator
 
 
 def exchange_numeric(columns) -> list[str]:
