@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openhsct.registry.csvsafe import TRIGGERS, csv_response, csv_text, escape_cell, unescape_cell, unescape_text
+from openhsct.registry.csvsafe import (
+    TRIGGERS,
+    csv_response,
+    csv_text,
+    escape_cell,
+    unescape_cell,
+    unescape_text,
+)
 from openhsct.registry.formats import split_csv
 
 PIECES = st.sampled_from(["=", "+", "-", "@", "\t", "\r", "\n", "'", ",", '"', ";", " ", "a", "1", "é", "漢",
