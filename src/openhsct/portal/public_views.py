@@ -8,8 +8,6 @@ studies and quoted prices come from the evidence tables that ship with the packa
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 
 from django.http import HttpResponse
@@ -67,13 +65,9 @@ def loglog_interval(estimate, se) -> tuple[float, float] | None:
 
 def _csv_response(rows: list[list], header: list[str], filename: str) -> HttpResponse:
     """A CSV attachment of ``rows`` under ``header``."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    from openhsct.registry.csvsafe import csv_response, rows_text
+
+    return csv_response(rows_text(header, rows), filename)  # the one safe CSV writer
 
 
 def _cell(value) -> str:

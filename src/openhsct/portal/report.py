@@ -7,8 +7,6 @@ a release built without PDFs renders each report once per process from the store
 
 from __future__ import annotations
 
-import csv
-import io
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -122,8 +120,6 @@ def summary_csv_rows(page: Mapping) -> list[tuple[str, str, str, str]]:
 
 def summary_csv(page: Mapping) -> str:
     """The CSV of a stored centre page."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["section", "item", "measure", "value"])
-    w.writerows(summary_csv_rows(page))
-    return buf.getvalue()
+    from openhsct.registry.csvsafe import rows_text
+
+    return rows_text(["section", "item", "measure", "value"], summary_csv_rows(page))

@@ -9,7 +9,6 @@ release, sort rows and render templates.
 
 from __future__ import annotations
 
-import io
 from functools import wraps
 
 from django.http import Http404, HttpResponse
@@ -227,13 +226,11 @@ def compare(request, release):
 @require_safe
 @from_release
 def compare_csv(request, release):
+    from openhsct.registry.csvsafe import csv_response, csv_text
     from openhsct.releases.archive import comparison_table
 
-    buf = io.StringIO()
-    comparison_table(published.part(release, "comparison.json")).to_csv(buf, index=False, lineterminator="\n")
-    response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="openhsct-comparison-{release.pk}.csv"'
-    return response
+    return csv_response(csv_text(comparison_table(published.part(release, "comparison.json"))),
+                        f"openhsct-comparison-{release.pk}.csv")
 
 
 def _evidence_key(outcome: str, chosen: dict) -> str:

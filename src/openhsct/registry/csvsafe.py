@@ -17,8 +17,7 @@ kinds decide (:func:`frame_csv`).
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -56,17 +55,32 @@ def _cell(value: object, text: bool) -> str:
     return escape_cell(value) if text else str(value)
 
 
-def rows_text(header: Sequence[str], rows: Iterable[Sequence[object]], *, numeric: Iterable[str] = (),
+_NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
+def _numeric_by_content(columns: list[list[str]]) -> list[bool]:
+    """Returns, per column, whether every filled cell is a plain number (then it is written typed)."""
+    return [any(columns_cell != "" for columns_cell in col)
+            and all(v == "" or _NUMBER.fullmatch(v) is not None for v in col) for col in columns]
+
+
+def rows_text(header: Sequence[str], rows: Iterable[Sequence[object]], *, numeric: Iterable[str] | None = None,
               lineterminator: str = "\n") -> str:
-    """Returns CSV text of ``header`` and ``rows``; columns named in ``numeric`` are written unescaped."""
-    typed = set(numeric)
-    is_text = [name not in typed for name in header]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator=lineterminator, quoting=csv.QUOTE_MINIMAL)
-    writer.writerow([str(h) for h in header])
-    for row in rows:
-        writer.writerow([_cell(v, t) for v, t in zip(row, is_text, strict=True)])
-    return buf.getvalue()
+    """Returns safe CSV text of ``header`` and ``rows``. Columns named in ``numeric`` are written
+    unescaped; by default, the columns whose every filled cell is a plain number."""
+    names = [str(h) for h in header]
+    raw = [["" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in row] for row in rows]
+    columns = [list(col) for col in zip(*raw, strict=True)] if raw else [[] for _ in names]
+    typed = (_numeric_by_content(columns) if numeric is None
+             else [n in set(numeric) for n in names])
+    frame = pd.DataFrame({i: col for i, col in enumerate(columns)}, dtype=object)
+    frame.columns = names if len(set(names)) == len(names) else list(range(len(names)))
+    text = csv_text(frame, numeric=[str(frame.columns[i]) for i, t in enumerate(typed) if t],
+                    lineterminator=lineterminator)
+    if list(frame.columns) != names:  # repeated header names: write the real header line
+        first, _, rest = text.partition(lineterminator)
+        text = ",".join(_quote(n) for n in names) + lineterminator + rest
+    return text
 
 
 def numeric_columns(frame: pd.DataFrame) -> list[str]:
