@@ -112,6 +112,10 @@ def run_atheris(atheris, seconds: int, corpus: Path) -> None:
     atheris.Fuzz()
 
 
+class TimeUp(Exception):  # noqa: N818 - a signal, not an error
+    """The fallback fuzzer's time is over."""
+
+
 def run_fallback(seconds: int) -> int:
     """Mutate the seed bundle's members with Hypothesis-drawn edits for ``seconds``. Returns the number
     of inputs tried."""
@@ -132,7 +136,7 @@ def run_fallback(seconds: int) -> int:
     @given(which=st.integers(0, len(members) - 1), edits=st.lists(edit, min_size=1, max_size=6))
     def one(which, edits):
         if time.monotonic() > deadline:
-            return
+            raise TimeUp
         files = dict(members)
         name = members[which][0]
         data = bytearray(files[name])
@@ -160,6 +164,8 @@ def run_fallback(seconds: int) -> int:
 
     try:
         one()
+    except TimeUp:
+        pass
     except Exception as exc:  # noqa: BLE001 - reported with the saved input
         print(f"crash: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
         raise SystemExit(1) from None
