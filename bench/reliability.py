@@ -123,7 +123,7 @@ def plan(args, home: Path) -> list[tuple[str, str, list[str], dict, float]]:
                           24 * 3600 if deep else 1800))
     if "atheris" in args.only:
         seconds = 600 if deep else 20
-        steps.append(("atheris", "-", [sys.executable, "bench/fuzz_import.py", f"-max_total_time={seconds}"],
+        steps.append(("atheris", "-", [sys.executable, "bench/fuzz_import.py", "--minutes", f"{seconds / 60:g}"],
                       dict(os.environ), seconds + 300))
     if "load" in args.only:
         load = [sys.executable, "bench/load.py", "--backend", args.backend if deep else backends[0]]
