@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,6 +18,7 @@ from openhsct.registry.exchange import NOT_EXCHANGED, tables
 from openhsct.registry.exporter import registry_frames, write_frames
 from openhsct.registry.importer import import_bundle
 from openhsct.registry.item_rules import instance_problems
+from tests.committed import committed_once
 from tests.registry.bundle_factory import small_bundle, write
 
 NEW_TABLES = ("viral_loads", "igg_levels", "late_effects", "reproductive_health", "second_transplants")
@@ -356,14 +358,30 @@ def test_dictionary_lists_every_item_with_unit_code_list_and_source():
 # ------------------------------------------------------------------------------------- clinic forms
 
 
-@pytest.fixture
-def clinic(cast, tmp_path, client):
-    """The cast, the small NRT bundle imported, and the NRT staff member signed in."""
+def _clinic_world(folder: Path) -> int:
+    """Creates the cast and imports the small NRT bundle; returns the NRT staff member's primary key."""
     from openhsct.registry.audit import acting_as
+    from tests.conftest import make_cast
 
+    cast = make_cast()
     with acting_as("cli:test"):
-        import_bundle(write(small_bundle(), tmp_path / "bundle"), actor="cli:test")
-    client.force_login(cast["north_staff"])
+        import_bundle(write(small_bundle(), folder / "bundle"), actor="cli:test")
+    return cast["north_staff"].pk
+
+
+@pytest.fixture(scope="class")
+def _clinic_rows(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The cast and the small NRT bundle, committed once for the clinic form tests and wiped after them."""
+    yield from committed_once(django_db_blocker, lambda: _clinic_world(tmp_path_factory.mktemp("clinic")))
+
+
+@pytest.fixture
+def clinic(db, _clinic_rows, client):
+    """The cast, the small NRT bundle imported, and the NRT staff member signed in (what a test writes is
+    rolled back)."""
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.get(pk=_clinic_rows))
     return client
 
 
@@ -371,44 +389,47 @@ def _post(client, slug: str, **data):
     return client.post(f"/clinic/NRT/patients/P001/add/{slug}/", {f"{slug}-{k}": v for k, v in data.items()})
 
 
-def test_clinic_forms_record_the_new_items(clinic):
-    page = clinic.get("/clinic/NRT/patients/P001/").content.decode()
-    for slug in ("dmt", "viral-load", "igg", "late-effect", "reproductive", "second-transplant"):
-        assert f'id="add-{slug}"' in page, slug
-    assert 'name="late-effect-effect_id"' in page and 'value="L1"' in page
-    assert _post(clinic, "viral-load", sample_date="2018-04-20", virus="ebv", load_iu_per_ml="15000",
-                 reactivation="yes", preemptive_treatment="rituximab").status_code == 302
-    assert _post(clinic, "edss", visit_date="2023-03-01", edss="3,5", assessment_mode="in_person",
-                 assessor_certified="yes", assessor_blinded="no", fs_pyramidal="2", t25fw_s="5,4",
-                 sdmt="51").status_code == 302
-    assert _post(clinic, "dmt", drug="ocrelizumab", start_date="2021-09-01", after_ahsct="yes",
-                 restart_reason="relapse").status_code == 302
-    load = m.ViralLoad.objects.get()
-    assert (load.virus, load.load_iu_per_ml, load.preemptive_treatment) == ("ebv", 15000, "rituximab")
-    visit = m.EdssVisit.objects.get(visit_date=dt.date(2023, 3, 1))
-    assert (visit.edss, visit.fs_pyramidal, visit.t25fw_s, visit.sdmt) == (Decimal("3.5"), 2, Decimal("5.4"), 51)
-    assert m.DmtExposure.objects.get(drug="ocrelizumab").restart_reason == "relapse"
+class TestClinicForms:
+    """The clinic forms over the small NRT bundle, imported once for the class (``clinic``)."""
+
+    def test_clinic_forms_record_the_new_items(self, clinic):
+        page = clinic.get("/clinic/NRT/patients/P001/").content.decode()
+        for slug in ("dmt", "viral-load", "igg", "late-effect", "reproductive", "second-transplant"):
+            assert f'id="add-{slug}"' in page, slug
+        assert 'name="late-effect-effect_id"' in page and 'value="L1"' in page
+        assert _post(clinic, "viral-load", sample_date="2018-04-20", virus="ebv", load_iu_per_ml="15000",
+                     reactivation="yes", preemptive_treatment="rituximab").status_code == 302
+        assert _post(clinic, "edss", visit_date="2023-03-01", edss="3,5", assessment_mode="in_person",
+                     assessor_certified="yes", assessor_blinded="no", fs_pyramidal="2", t25fw_s="5,4",
+                     sdmt="51").status_code == 302
+        assert _post(clinic, "dmt", drug="ocrelizumab", start_date="2021-09-01", after_ahsct="yes",
+                     restart_reason="relapse").status_code == 302
+        load = m.ViralLoad.objects.get()
+        assert (load.virus, load.load_iu_per_ml, load.preemptive_treatment) == ("ebv", 15000, "rituximab")
+        visit = m.EdssVisit.objects.get(visit_date=dt.date(2023, 3, 1))
+        assert (visit.edss, visit.fs_pyramidal, visit.t25fw_s, visit.sdmt) == (Decimal("3.5"), 2, Decimal("5.4"), 51)
+        assert m.DmtExposure.objects.get(drug="ocrelizumab").restart_reason == "relapse"
 
 
-@pytest.mark.parametrize(("kind", "data", "field"), [
-    ("dmt", {"drug": "natalizumab", "start_date": "2015-01-01", "after_ahsct": "no", "restart_reason": "relapse"},
-     "restart_reason"),
-    ("edss", {"visit_date": "2023-03-01", "edss": "3.0", "fs_cerebral": "6"}, "fs_cerebral"),
-    ("reproductive", {"record_date": "2019-01-01", "pregnancy": "no", "pregnancy_outcome": "live_birth"},
-     "pregnancy_outcome"),
-    ("mri", {"scan_date": "2023-01-01", "t2_assessed": "no", "gd_assessed": "no",
-             "comparator_scan_date": "2023-02-01"}, "comparator_scan_date"),
-    ("second-transplant", {"transplant_date": "2017-01-01", "kind": "autologous", "indication": "ms_activity"},
-     "transplant_date"),
-])
-def test_clinic_forms_refuse_bad_combinations_next_to_the_field(clinic, kind, data, field):
-    """The import's rule is shown on the field it names, and nothing is written."""
-    before = {model: model.objects.count() for model in (m.DmtExposure, m.EdssVisit, m.ReproductiveHealth,
-                                                         m.MriScan, m.SecondTransplant)}
-    response = _post(clinic, kind, **data)
-    assert response.status_code == 400
-    assert f'id="{kind}-{field}-error"' in response.content.decode()
-    assert before == {model: model.objects.count() for model in before}
+    @pytest.mark.parametrize(("kind", "data", "field"), [
+        ("dmt", {"drug": "natalizumab", "start_date": "2015-01-01", "after_ahsct": "no", "restart_reason": "relapse"},
+         "restart_reason"),
+        ("edss", {"visit_date": "2023-03-01", "edss": "3.0", "fs_cerebral": "6"}, "fs_cerebral"),
+        ("reproductive", {"record_date": "2019-01-01", "pregnancy": "no", "pregnancy_outcome": "live_birth"},
+         "pregnancy_outcome"),
+        ("mri", {"scan_date": "2023-01-01", "t2_assessed": "no", "gd_assessed": "no",
+                 "comparator_scan_date": "2023-02-01"}, "comparator_scan_date"),
+        ("second-transplant", {"transplant_date": "2017-01-01", "kind": "autologous", "indication": "ms_activity"},
+         "transplant_date"),
+    ])
+    def test_clinic_forms_refuse_bad_combinations_next_to_the_field(self, clinic, kind, data, field):
+        """The import's rule is shown on the field it names, and nothing is written."""
+        before = {model: model.objects.count() for model in (m.DmtExposure, m.EdssVisit, m.ReproductiveHealth,
+                                                             m.MriScan, m.SecondTransplant)}
+        response = _post(clinic, kind, **data)
+        assert response.status_code == 400
+        assert f'id="{kind}-{field}-error"' in response.content.decode()
+        assert before == {model: model.objects.count() for model in before}
 
 
 def test_ebmt_summary_carries_the_new_items(db, tmp_path):

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.contrib import admin
@@ -23,6 +24,7 @@ from openhsct.registry.exchange import NATURAL_REFS, NOT_EXCHANGED, Column, Tabl
 from openhsct.registry.formats import python_to_text
 from openhsct.registry.forms import rule_message, table_of
 from openhsct.registry.importer import import_bundle
+from tests.committed import committed_once
 from tests.registry.bundle_factory import small_bundle, write
 
 DEAD = "P002"  # born 1979, died 2019-05-06 (tests.registry.bundle_factory)
@@ -120,19 +122,31 @@ def _generated_row(table: Table) -> dict[str, str]:
     return row
 
 
-@pytest.fixture
-def world(db, tmp_path):
-    """The hand-written two-patient bundle (P002 died 2019-05-06), a row for every other table, and a
-    member of the centre's staff."""
+def _build_world(folder: Path) -> dict[str, int]:
+    """Imports the world's bundle and adds the staff member; returns their primary keys by name."""
     bundle = small_bundle()
     bundle["pro_answers"] = [{"centre_code": "NRT", "patient_code": DEAD, "response_date": "2019-04-01",
                               "instrument": "pdds", "item": "pdds", "answer": "3", "source": "patient"}]
     for name, table in tables().items():
         bundle.setdefault(name, [_generated_row(table)])
-    import_bundle(write(bundle, tmp_path / "base"), actor="cli:test")
+    import_bundle(write(bundle, folder / "base"), actor="cli:test")
     user = get_user_model().objects.create_user("path_staff")
     m.Membership.objects.create(user=user, role="staff", centre=m.Centre.objects.get(centre_code="NRT"))
-    return {"staff": user, "dead": m.Patient.objects.get(patient_code=DEAD), "tmp": tmp_path}
+    return {"staff": user.pk, "dead": m.Patient.objects.get(patient_code=DEAD).pk}
+
+
+@pytest.fixture(scope="module")
+def _world_rows(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The world's rows, imported and committed once for this module and wiped after it."""
+    yield from committed_once(django_db_blocker, lambda: _build_world(tmp_path_factory.mktemp("world")))
+
+
+@pytest.fixture
+def world(db, _world_rows, tmp_path):
+    """The hand-written two-patient bundle (P002 died 2019-05-06), a row for every other table, and a
+    member of the centre's staff (committed once for the module; what a test writes is rolled back)."""
+    return {"staff": get_user_model().objects.get(pk=_world_rows["staff"]),
+            "dead": m.Patient.objects.get(pk=_world_rows["dead"]), "tmp": tmp_path}
 
 
 def _counts() -> dict[str, int]:
