@@ -10,9 +10,7 @@ own rules (a closed query cannot be answered, a freeze needs a reason …) and r
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -221,16 +219,16 @@ QUERY_CSV_COLUMNS = ("query_id", "centre_code", "patient_code", "record", "recor
 
 def queries_csv(queries) -> str:
     """The queries as CSV text (one row each, with the last step of the thread)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(QUERY_CSV_COLUMNS)
+    from openhsct.registry.csvsafe import rows_text
+
+    rows = []
     for q in queries:
         last = list(q.messages.all())[-1] if q.messages.all() else None
-        w.writerow([q.pk, q.centre.centre_code, q.patient.patient_code if q.patient else "", q.model, q.object_pk,
+        rows.append([q.pk, q.centre.centre_code, q.patient.patient_code if q.patient else "", q.model, q.object_pk,
                     q.field, q.origin, q.status, q.raised_by.get_username() if q.raised_by else "rule",
                     q.raised_at.strftime("%Y-%m-%d %H:%M"), q.text, last.step if last else "",
                     last.text if last else ""])
-    return buf.getvalue()
+    return rows_text(QUERY_CSV_COLUMNS, rows)  # the one safe CSV writer
 
 
 def open_query_counts() -> dict[str, int]:
@@ -332,11 +330,10 @@ REMINDER_CSV_COLUMNS = ("centre_code", "patient_code", "state", "visit", "target
 
 def reminders_csv(centre: m.Centre, lists: dict[str, list[sch.FollowUp]]) -> str:
     """The due and overdue visits as a CSV reminder list (overdue first)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(REMINDER_CSV_COLUMNS)
-    for f in [*lists["overdue"], *lists["due"]]:
-        w.writerow([centre.centre_code, f.patient_code, f.state, f.milestone, f.target.isoformat(),
-                    f.window_start.isoformat(), f.window_end.isoformat(),
-                    f.last_visit.isoformat() if f.last_visit else "", f.day0.isoformat()])
-    return buf.getvalue()
+    from openhsct.registry.csvsafe import rows_text
+
+    rows = [[centre.centre_code, f.patient_code, f.state, f.milestone, f.target.isoformat(),
+             f.window_start.isoformat(), f.window_end.isoformat(),
+             f.last_visit.isoformat() if f.last_visit else "", f.day0.isoformat()]
+            for f in [*lists["overdue"], *lists["due"]]]
+    return rows_text(REMINDER_CSV_COLUMNS, rows)  # the one safe CSV writer
