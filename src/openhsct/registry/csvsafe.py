@@ -119,6 +119,12 @@ def _column_cells(s: pd.Series) -> list[str]:
     return values
 
 
+def _typed_cells(s: pd.Series) -> list[str]:
+    """Returns a typed (numeric, boolean or date) column's cells exactly as pandas writes them."""
+    lines = s.to_frame().to_csv(index=False, header=False, lineterminator="\n").split("\n")[:-1]
+    return ["" if v == '""' else v for v in lines]
+
+
 def csv_text(frame: pd.DataFrame, *, numeric: Iterable[str] | None = None, lineterminator: str = "\n") -> str:
     """Returns ``frame`` as safe CSV text (no index): RFC 4180 quoting of every cell that holds a comma,
     quote, CR or LF (Python's csv module leaves a lone CR unquoted), the formula escape in text columns.
@@ -128,7 +134,9 @@ def csv_text(frame: pd.DataFrame, *, numeric: Iterable[str] | None = None, linet
     header = lineterminator.join([",".join(_quote(str(c)) for c in safe.columns)])
     if not len(safe):
         return header + lineterminator
-    cols = [_column_cells(safe[c]) for c in safe.columns]
+    kept = {str(c) for c in typed}
+    cols = [_typed_cells(safe[c]) if str(c) in kept and safe[c].dtype != object else _column_cells(safe[c])
+            for c in safe.columns]
     lines = [",".join(row) if row != ("",) else '""' for row in zip(*cols, strict=True)]
     return header + lineterminator + lineterminator.join(lines) + lineterminator
 

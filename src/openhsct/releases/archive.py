@@ -220,8 +220,10 @@ def archive_bytes(parts: Mapping[str, Any], manifest: Mapping, release_id: str, 
 
         add("manifest.json", (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode())
         add("CITATION.cff", citation_cff(manifest, release_id, published).encode())
+        from openhsct.registry.csvsafe import csv_text
+
         for name, frame in sorted(public_tables(parts).items()):
-            add(f"tables/{name}.csv", frame.to_csv(index=False, lineterminator="\n").encode())
+            add(f"tables/{name}.csv", csv_text(frame).encode())  # the one safe CSV writer
             add(f"tables/{name}.json", (frame.to_json(orient="records", indent=1) + "\n").encode())
             add(f"tables/{name}.parquet", _parquet_bytes(frame))
     return buf.getvalue()
