@@ -149,12 +149,13 @@ def password(request, pk: int):
 def download_csv(request, pk: int):
     """All the patient's data: one CSV per table of the exchange format, in a ZIP file."""
     account = own_account(request, pk)
+    from openhsct.registry.csvsafe import frame_csv
     from openhsct.registry.exchange import tables
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, frame in selectors.own_tables(account.patient).items():
-            zf.writestr(f"{name}.csv", frame[tables()[name].column_names].to_csv(index=False))
+            zf.writestr(f"{name}.csv", frame_csv(frame, tables()[name].columns))  # the one safe CSV writer
     response = HttpResponse(buf.getvalue(), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="my-data-{account.patient.patient_code}.zip"'
     return response
