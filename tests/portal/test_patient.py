@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -13,15 +14,31 @@ from django.utils import timezone
 
 from openhsct.registry import models as m
 from openhsct.registry.importer import import_bundle
+from tests.committed import committed_once
 from tests.registry.bundle_factory import small_bundle, write
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def registry(cast, tmp_path):
-    import_bundle(write(small_bundle(), tmp_path / "bundle"))
+def _cast_and_bundle(folder: Path) -> dict:
+    """Creates the cast and imports the small NRT bundle; returns the cast."""
+    from tests.conftest import make_cast
+
+    cast = make_cast()
+    import_bundle(write(small_bundle(), folder / "bundle"))
     return cast
+
+
+@pytest.fixture(scope="module")
+def _registry_rows(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The cast and the small bundle, committed once for this module and wiped after it."""
+    yield from committed_once(django_db_blocker, lambda: _cast_and_bundle(tmp_path_factory.mktemp("patients")))
+
+
+@pytest.fixture
+def registry(db, _registry_rows):
+    """The cast over the small NRT bundle, fetched afresh; what the test writes is rolled back after it."""
+    return {name: type(obj)._base_manager.get(pk=obj.pk) for name, obj in _registry_rows.items()}
 
 
 def _staff(username="north_staff") -> Client:
