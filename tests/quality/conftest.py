@@ -20,9 +20,22 @@ def load_registry(cast, tmp_path):
     return cast
 
 
+@pytest.fixture(scope="module")
+def _committed_registry(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The cast and :func:`load_registry`'s rows, built and committed once per test module and wiped after
+    it (importing the small bundle before each test was most of these suites' time)."""
+    from tests.committed import committed_once
+    from tests.conftest import make_cast
+
+    folder = tmp_path_factory.mktemp("quality-registry")
+    yield from committed_once(django_db_blocker, lambda: load_registry(make_cast(), folder))
+
+
 @pytest.fixture
-def registry(cast, tmp_path):
-    return load_registry(cast, tmp_path)
+def registry(db, _committed_registry):
+    """The cast over the small NRT bundle and SRC's S001 (see :func:`load_registry`), fetched afresh for the
+    test; what the test writes is rolled back after it."""
+    return {name: type(obj)._base_manager.get(pk=obj.pk) for name, obj in _committed_registry.items()}
 
 
 @pytest.fixture
