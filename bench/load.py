@@ -351,18 +351,30 @@ def wait_ready(host: str, port: int, server: subprocess.Popen, timeout_s: float 
 
 def stop(process: subprocess.Popen, group: bool = False) -> None:
     """End ``process`` by its PID (with ``group``, its process group: ``openhsct serve`` and the gunicorn
-    it runs): TERM, then KILL after 10 s."""
+    it runs, waiting until every request it held is answered and the group is gone): TERM, then KILL."""
     def send(sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig) if group else os.kill(process.pid, sig)
 
-    if process.poll() is None or group:
-        send(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            send(signal.SIGKILL)
-            process.wait(timeout=10)
+    send(signal.SIGTERM)
+    if group:  # gunicorn finishes the requests it holds (up to 30 s): wait until the whole group is gone
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and _group_alive(process.pid):
+            time.sleep(0.2)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+    if process.poll() is None or (group and _group_alive(process.pid)):
+        send(signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Returns True while any process of group ``pgid`` exists."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def read_stats(prefix: Path) -> tuple[list[dict], list[dict]]:
