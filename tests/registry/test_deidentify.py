@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from pathlib import Path
 
 import pytest
 
 from openhsct.errors import OpenHSCTError
 from openhsct.registry.deidentify import export_deidentified
 from openhsct.registry.importer import import_bundle
+from tests.committed import committed_once
 from tests.registry.bundle_factory import small_bundle, write
 
 pytestmark = pytest.mark.django_db
@@ -21,12 +23,19 @@ def _rows(path) -> list[dict]:
     return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
 
 
-@pytest.fixture
-def exported(tmp_path, monkeypatch):
-    monkeypatch.setenv("OPENHSCT_HMAC_KEY", KEY)
-    import_bundle(write(small_bundle(), tmp_path / "in"))
-    counts = export_deidentified(tmp_path / "out")
-    return tmp_path / "out", counts
+def _import_and_export(folder: Path) -> tuple[Path, dict]:
+    """Imports the small bundle and exports it de-identified; returns the output folder and the counts."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPENHSCT_HMAC_KEY", KEY)
+        import_bundle(write(small_bundle(), folder / "in"))
+        return folder / "out", export_deidentified(folder / "out")
+
+
+@pytest.fixture(scope="module")
+def exported(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The small bundle's de-identified export (imported and exported once for the module; the tests read
+    only the files, and the imported rows are wiped after the module)."""
+    yield from committed_once(django_db_blocker, lambda: _import_and_export(tmp_path_factory.mktemp("deid")))
 
 
 def test_no_original_code_and_no_free_text(exported):
