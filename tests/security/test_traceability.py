@@ -2,8 +2,9 @@
 (or its file) no longer exists, so the page cannot keep citing evidence that was deleted or renamed.
 
 References are read from backticks: ``tests/dir/test_x.py::test_name`` (or ``::Class::test_name``), a
-following ``::test_other`` (same file as the reference before it on the line), ``test_x.py::test_name``
-(a file name found once under ``tests/``) and a bare file. Tests are found by an AST scan (no import, no
+following ``::test_other`` (same file as the reference before it on the line), and, in table rows (where
+the page cites its evidence), ``test_x.py::test_name`` or a bare ``test_x.py`` (a file name found once
+under ``tests/``); in prose, a bare file name may be another project's (18F Tock's ``test_url_auth.py``). Tests are found by an AST scan (no import, no
 collection), parametrised ids (``[...]``) aside.
 """
 
@@ -33,10 +34,12 @@ def references(text: str) -> list[Reference]:
     """Returns every test reference in Markdown ``text``, in order."""
     found = []
     for number, line in enumerate(text.splitlines(), 1):
-        last_file = None
+        last_file, table_row = None, line.lstrip().startswith("|")
         for code in _CODE.findall(line):
             match = _REF.match(code.strip())
             if match is None or not (match["file"] or (match["names"] and last_file)):
+                continue
+            if match["file"] and "/" not in match["file"] and not table_row:
                 continue
             file = match["file"] or last_file
             last_file = file
@@ -110,7 +113,7 @@ def test_a_renamed_or_deleted_test_is_reported():
 
 def test_classes_and_parametrised_ids_resolve():
     refs = references("`tests/registry/test_audit.py::TestOnTheSmallBundle::test_every_write_path_leaves_one_event`"
-                      " `::test_verify_reports_an_intact_chain[sqlite]`")
+                      " `::test_verify_reports_an_intact_chain[sqlite]`; as Tock does in `test_url_auth.py`")
     assert [r.name for r in refs] == ["TestOnTheSmallBundle::test_every_write_path_leaves_one_event",
                                       "test_verify_reports_an_intact_chain"]
     assert missing(refs) == []
@@ -120,6 +123,6 @@ def test_every_asvs_item_names_its_test_or_why_it_does_not_apply():
     rows = asvs_rows(DOC.read_text(encoding="utf-8"))
     assert len(rows) >= 40, f"only {len(rows)} ASVS rows"
     bare = [f"line {n}: {cells[0]}" for n, cells in rows
-            if len(cells) < 3 or not (references(cells[2]) or cells[2].lower().startswith("not applicable")
+            if len(cells) < 3 or not (references("| " + cells[2]) or cells[2].lower().startswith("not applicable")
                                       or "bench/" in cells[2] or "docs/" in cells[2])]
     assert bare == []
