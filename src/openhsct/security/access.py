@@ -177,7 +177,8 @@ SITE_RULES: dict[str, Rule] = {
     "admin:view_on_site": NOBODY_RULE,
     "admin:auth_user_password_change": admin_only(),
     "admin:otp_totp_totpdevice_config": admin_only(),
-    "admin:otp_totp_totpdevice_qrcode": admin_reads(),
+    # TOTP devices are enrolled from the command line (openhsct.site.totp.enrol), never shown as a QR page
+    "admin:otp_totp_totpdevice_qrcode": NOBODY_RULE,
 }
 
 #: The admin's unnamed "record address without /change/" redirect: it takes the rule of the change page.

@@ -98,6 +98,7 @@ def install(conn=None, tables: dict[str, str] | None = None) -> int:
     existing = set(conn.introspection.table_names())
     done = 0
     with conn.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE waits for no deferred check of this transaction
         cursor.execute(FUNCTION_SQL)
         for table, centre in tables.items():
             if table in existing:
@@ -115,6 +116,7 @@ def remove(conn=None) -> int:
     existing = set(conn.introspection.table_names())
     done = 0
     with conn.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for table in protected_tables():
             if table in existing:
                 quoted = '"' + table + '"'
