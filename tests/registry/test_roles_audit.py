@@ -172,7 +172,7 @@ def test_reimport_of_a_changed_row_records_before_and_after(people, tmp_path):
     assert m.Transplant.objects.get(patient__patient_code="P001").cd34_infused_1e6_per_kg == Decimal("6.10")
 
 
-def test_failed_import_writes_no_event(people, tmp_path):
+def test_failed_import_writes_only_the_refusal(people, tmp_path):
     from openhsct.errors import ValidationError
 
     bundle = small_bundle()
@@ -180,7 +180,8 @@ def test_failed_import_writes_no_event(people, tmp_path):
     before = m.AuditEvent.objects.count()
     with pytest.raises(ValidationError):
         import_bundle(write(bundle, tmp_path / "bad"), actor="cli:importer")
-    assert m.AuditEvent.objects.count() == before
+    new = list(m.AuditEvent.objects.order_by("id")[before:])
+    assert [(e.action, e.model, e.detail["event"]) for e in new] == [("denied", "import", "import refused")]
 
 
 def test_export_writes_one_event_with_who_and_what(people, tmp_path):

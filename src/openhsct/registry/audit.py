@@ -781,10 +781,14 @@ def verify_chain(using: str = "default") -> ChainReport:
     return ChainReport(n)
 
 
+BOOKKEEPING = frozenset({"row_version"})  # stored in before/after, but not a change a reader needs to see
+
+
 def diff(before: dict | None, after: dict | None) -> list[tuple[str, object, object]]:
-    """Returns (field, before, after) for each field whose value differs, in field order."""
+    """Returns (field, before, after) for each field whose value differs, in field order; the edit counter
+    ``row_version`` (raised by every save) is left out of the readable diff."""
     before, after = before or {}, after or {}
-    keys = list(dict.fromkeys([*before, *after]))
+    keys = [k for k in dict.fromkeys([*before, *after]) if k not in BOOKKEEPING]
     return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
 
 
