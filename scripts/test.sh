@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command (`make test`; `.ci/run` calls it). It installs what the tests need and runs
-# the whole suite on SQLite, then the database suites again on a real PostgreSQL.
+# the whole suite on SQLite and, side by side with it, the database suites on a real PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -34,9 +34,25 @@ if [ "${CI:-}" = "true" ]; then export OPENHSCT_FUZZ_PROFILE="${OPENHSCT_FUZZ_PR
 echo "== ruff"
 .venv/bin/ruff check --quiet src tests bench
 
-echo "== the whole suite on SQLite"
-env -u OPENHSCT_DATABASE_URL "$PY" -m pytest -q -p no:cacheprovider "$@"
+# The two passes run side by side (much of each is waiting on databases, subprocesses and the browser);
+# each writes its own log, printed in order when both have finished. Each pass has its own OPENHSCT_HOME.
+LOGS=$(mktemp -d -t openhsct-logs-XXXX)
+trap 'rm -rf "$OPENHSCT_HOME" "$LOGS"' EXIT
+mkdir -p "$OPENHSCT_HOME/sqlite" "$OPENHSCT_HOME/postgresql"
 
-echo "== the database suites on PostgreSQL"
-OPENHSCT_DATABASE_URL="$PG_URL" OPENHSCT_TEST_BACKEND=postgresql "$PY" -m pytest -q -p no:cacheprovider \
-  -m "not browser" tests/registry tests/portal tests/interop tests/quality tests/security
+OPENHSCT_HOME="$OPENHSCT_HOME/sqlite" env -u OPENHSCT_DATABASE_URL "$PY" -m pytest -q -p no:cacheprovider "$@" \
+  > "$LOGS/sqlite.txt" 2>&1 &
+sqlite_pid=$!
+OPENHSCT_HOME="$OPENHSCT_HOME/postgresql" OPENHSCT_DATABASE_URL="$PG_URL" OPENHSCT_TEST_BACKEND=postgresql \
+  "$PY" -m pytest -q -p no:cacheprovider -m "not browser" \
+  tests/registry tests/portal tests/interop tests/quality tests/security > "$LOGS/postgresql.txt" 2>&1 &
+pg_pid=$!
+
+sqlite_rc=0; pg_rc=0
+wait "$sqlite_pid" || sqlite_rc=$?
+wait "$pg_pid" || pg_rc=$?
+echo "== the whole suite on SQLite (exit $sqlite_rc)"
+cat "$LOGS/sqlite.txt"
+echo "== the database suites on PostgreSQL (exit $pg_rc)"
+cat "$LOGS/postgresql.txt"
+[ "$sqlite_rc" = 0 ] && [ "$pg_rc" = 0 ]
