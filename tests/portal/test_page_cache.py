@@ -16,7 +16,7 @@ from openhsct.releases import store
 
 def patients_treated(html: str, code: str) -> str:
     """The "Patients treated" cell of ``code``'s row on the centre list."""
-    m = re.search(rf'href="/centres/{code}/">.*?<td class="num">([^<]+)</td>', html, re.DOTALL)
+    m = re.search(rf'href="/centres/{code}/">.*?<td class="num"[^>]*>([^<]+)</td>', html, re.DOTALL)
     assert m, f"no row for {code}"
     return m.group(1).strip()
 
