@@ -62,7 +62,7 @@ def test_patient_path(live_server, live_registry, browser_page, axe_check, artif
     patient.get_by_label("Is there anything else").fill("Walking further than last year.")
     patient.get_by_role("button", name="Save my answers").click()
     assert patient.locator("#none-due").is_visible()
-    timeline = patient.locator("#timeline ~ table").first.inner_text()
+    timeline = patient.locator('table[aria-labelledby="timeline"]').first.inner_text()
     assert "Early cane" in timeline and "Disability assessed (EDSS)" in timeline and "day 0" in timeline
     patient.screenshot(path=str(artifacts_dir / "patient-home.png"), full_page=True)
     assert axe_check(patient) == []

@@ -67,7 +67,7 @@ def test_a_visit_entered_today_changes_no_public_page_until_a_new_release(
     today = dt.date.today()
     form = page.locator("#add-edss")
     form.get_by_label("Visit date").fill(today.isoformat())
-    form.get_by_label("EDSS").fill("9.5")
+    form.get_by_label("EDSS", exact=True).fill("9.5")
     form.get_by_role("button", name="Save").click()
     page.wait_for_load_state()
     assert EdssVisit.objects.filter(patient=patient, visit_date=today).exists()
