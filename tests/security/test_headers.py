@@ -89,12 +89,16 @@ def _fail(request):
     raise RuntimeError("planted failure with secret detail 4471")
 
 
-urlpatterns = [path("fail/", _fail)]
+urlpatterns = [path("fail/", _fail, name="planted_failure")]
 handler500 = "openhsct.site.security.server_error"
 
 
 @override_settings(ROOT_URLCONF=__name__, DEBUG=False)
-def test_the_500_page_is_generic_and_names_the_request_id(db):
+def test_the_500_page_is_generic_and_names_the_request_id(db, monkeypatch):
+    from openhsct.security import access
+
+    # a public page that fails (every URL needs an access rule, or it is refused before the view)
+    monkeypatch.setitem(access.rule_table(), "planted_failure", access.public())
     response = Client(raise_request_exception=False).get("/fail/")
     assert response.status_code == 500
     body = response.content.decode()
