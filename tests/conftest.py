@@ -82,6 +82,15 @@ def captured_logs():
         yield capture
 
 
+@pytest.fixture(autouse=True)
+def _log_capture_stays_attached(captured_logs):
+    """Keep the session's log capture on the root logger for every test (logging set-up elsewhere may
+    have replaced the root's handlers)."""
+    from tests.security.capture import reattach
+
+    reattach(captured_logs)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _audit_trail_erasable_by_test_flush():
     """Transactional tests wipe the test database after each test; the audit trail's append-only guard

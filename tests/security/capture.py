@@ -46,10 +46,18 @@ def session_capture() -> Iterator[LogCapture]:
     duration. Yields it."""
     capture = LogCapture()
     loggers = [logging.getLogger(), *(logging.getLogger(name) for name in NON_PROPAGATING)]
-    for logger in loggers:
-        logger.addHandler(capture)
+    reattach(capture)
     try:
         yield capture
     finally:
         for logger in loggers:
             logger.removeHandler(capture)
+
+
+def reattach(capture: LogCapture) -> None:
+    """Attach ``capture`` to the root logger and the non-propagating ones where it is missing (a test that
+    configures logging, e.g. by starting the command line in-process, replaces the root's handlers).
+    Returns nothing."""
+    for logger in [logging.getLogger(), *(logging.getLogger(name) for name in NON_PROPAGATING)]:
+        if capture not in logger.handlers:
+            logger.addHandler(capture)
