@@ -253,7 +253,7 @@ class WrongPassword(HttpUser):
         if token is None:
             return
         data = {"csrfmiddlewaretoken": token, "username": random.choice(PLAN["wrong_users"]),
-                "password": "wrong-" + str(random.random()), "next": ""}
+                "password": "wrong-" + str(random.random()), "next": ""}  # pragma: allowlist secret
         with self.client.post("/accounts/login/", data=data, name="accounts:login (wrong password)",
                               headers={**HEADERS, "Referer": f"https://{HOST}/accounts/login/"},
                               catch_response=True) as r:

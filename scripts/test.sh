@@ -40,11 +40,11 @@ LOGS=$(mktemp -d -t openhsct-logs-XXXX)
 trap 'rm -rf "$OPENHSCT_HOME" "$LOGS"' EXIT
 mkdir -p "$OPENHSCT_HOME/sqlite" "$OPENHSCT_HOME/postgresql"
 
-OPENHSCT_HOME="$OPENHSCT_HOME/sqlite" env -u OPENHSCT_DATABASE_URL "$PY" -m pytest -q -p no:cacheprovider "$@" \
+OPENHSCT_HOME="$OPENHSCT_HOME/sqlite" env -u OPENHSCT_DATABASE_URL "$PY" -m pytest -q -p no:cacheprovider --durations=25 "$@" \
   > "$LOGS/sqlite.txt" 2>&1 &
 sqlite_pid=$!
 OPENHSCT_HOME="$OPENHSCT_HOME/postgresql" OPENHSCT_DATABASE_URL="$PG_URL" OPENHSCT_TEST_BACKEND=postgresql \
-  "$PY" -m pytest -q -p no:cacheprovider -m "not browser" \
+  "$PY" -m pytest -q -p no:cacheprovider --durations=25 -m "not browser" \
   tests/registry tests/portal tests/interop tests/quality tests/security > "$LOGS/postgresql.txt" 2>&1 &
 pg_pid=$!
 

@@ -88,6 +88,8 @@ def _hand_tables() -> dict[str, pd.DataFrame]:
         if name == "patients":
             columns = ["centre_code", "patient_code", "sex", "birth_year", "phenotype", "onset_date",
                        "diagnosis_date", "consent_status", "consent_date", "last_contact_date"]
+        # Items the cohort does not read (added to a table later) are left empty.
+        data = [row + [""] * (len(columns) - len(row)) for row in data]
         out[name] = synth.typed(pd.DataFrame(data, columns=columns))
     return out
 

@@ -27,23 +27,40 @@ COLUMNS = {
     "eligibility": "centre_code patient_code assessment_date edss relapses_prior_12m gd_assessed gd_lesions "
     "prior_dmt_count prior_dmts decision reason",
     "mobilisations": "centre_code patient_code mobilisation_id regimen cyclophosphamide_g_per_m2 gcsf start_date "
-    "end_date",
-    "apheresis": "centre_code patient_code collection_id mobilisation_id collection_date cd34_1e6_per_kg volume_ml",
-    "cell_products": "centre_code patient_code bag_id collection_id cryopreservation_date storage_location status",
+    "end_date weight_kg height_cm gcsf_ug_per_kg_day gcsf_days plerixafor steroid_cover",
+    "apheresis": "centre_code patient_code collection_id mobilisation_id collection_date cd34_1e6_per_kg volume_ml "
+    "cell_source",
+    "cell_products": "centre_code patient_code bag_id collection_id cryopreservation_date storage_location status "
+    "preservation",
     "custody_events": "centre_code patient_code bag_id seq event event_at performed_by location",
-    "conditioning": "centre_code patient_code regimen intensity atg rituximab start_date end_date",
+    "conditioning": "centre_code patient_code regimen intensity atg rituximab start_date end_date weight_kg "
+    "height_cm atg_brand atg_mg_per_kg steroid_cover tbi_gy rituximab_mg",
     "conditioning_drugs": "centre_code patient_code drug total_dose dose_unit",
     "transplants": "centre_code patient_code day0 cd34_infused_1e6_per_kg admission_date discharge_date "
-    "neutrophil_engraftment_date platelet_engraftment_date",
+    "neutrophil_engraftment_date platelet_engraftment_date graft_manipulation neutrophil_engraftment_status "
+    "platelet_engraftment_status engraftment_convention cmv_serostatus ebv_serostatus antiviral_prophylaxis "
+    "pjp_prophylaxis antifungal_prophylaxis hct_ci karnofsky lvef_percent activity_modifier progression_modifier "
+    "edss_12m_before edss_24m_before",
     "adverse_events": "centre_code patient_code ae_id category ctcae_term grade onset_date resolution_date "
-    "attribution serious",
-    "deaths": "centre_code patient_code death_date cause cause_category transplant_related",
-    "edss_visits": "centre_code patient_code visit_date edss",
-    "relapses": "centre_code patient_code onset_date",
-    "mri_scans": "centre_code patient_code scan_date t2_assessed new_enlarging_t2 gd_assessed gd_lesions",
-    "dmt_exposures": "centre_code patient_code drug start_date stop_date",
+    "attribution serious organism infection_site reactivation preemptive_treatment autoimmunity_type",
+    "deaths": "centre_code patient_code death_date cause cause_category transplant_related primary_cause "
+    "contributory_cause_1 contributory_cause_2 autopsy",
+    "edss_visits": "centre_code patient_code visit_date edss fs_visual fs_brainstem fs_pyramidal fs_cerebellar "
+    "fs_sensory fs_bowel_bladder fs_cerebral fs_ambulation assessor_certified assessor_blinded assessment_mode "
+    "t25fw_s nhpt_dominant_s nhpt_nondominant_s sdmt",
+    "relapses": "centre_code patient_code onset_date objective_signs infection_excluded steroids severity",
+    "mri_scans": "centre_code patient_code scan_date t2_assessed new_enlarging_t2 gd_assessed gd_lesions region "
+    "field_strength comparator_scan_date reading steroids_within_30d",
+    "dmt_exposures": "centre_code patient_code drug start_date stop_date last_dose_date stop_reason after_ahsct "
+    "restart_reason",
     "costs": "centre_code patient_code cost_date category amount currency",
     "pro_answers": "centre_code patient_code response_date instrument item answer source",
+    "viral_loads": "centre_code patient_code sample_date virus load_iu_per_ml reactivation preemptive_treatment",
+    "igg_levels": "centre_code patient_code sample_date igg_g_per_l replacement",
+    "late_effects": "centre_code patient_code effect_id effect diagnosis_date description",
+    "reproductive_health": "centre_code patient_code record_date amenorrhoea menopause amh_pmol_per_l "
+    "fertility_preservation pregnancy pregnancy_outcome",
+    "second_transplants": "centre_code patient_code transplant_date kind indication",
 }
 KEYS = {
     "centres": ["centre_code"],
@@ -64,6 +81,11 @@ KEYS = {
     "dmt_exposures": [*P, "drug", "start_date"],
     "costs": [*P, "cost_date", "category"],
     "pro_answers": [*P, "response_date", "instrument", "item", "source"],
+    "viral_loads": [*P, "sample_date", "virus"],
+    "igg_levels": [*P, "sample_date"],
+    "late_effects": [*P, "effect_id"],
+    "reproductive_health": [*P, "record_date"],
+    "second_transplants": [*P, "transplant_date"],
 }
 DECIMALS = {
     "edss": 1,
@@ -193,6 +215,33 @@ def test_required_cells_are_filled(big):
         "stop_date",
         "city",
         "consent_withdrawal_date",
+        # EBMT-grade items recorded only where they apply (docs/exchange-format.md)
+        "atg_brand",
+        "atg_mg_per_kg",
+        "rituximab_mg",
+        "neutrophil_engraftment_status",
+        "platelet_engraftment_status",
+        "organism",
+        "infection_site",
+        "reactivation",
+        "preemptive_treatment",
+        "autoimmunity_type",
+        "contributory_cause_1",
+        "contributory_cause_2",
+        *(f"fs_{s}" for s in ("visual", "brainstem", "pyramidal", "cerebellar", "sensory", "bowel_bladder",
+                               "cerebral", "ambulation")),
+        "assessor_certified",
+        "assessor_blinded",
+        "t25fw_s",
+        "nhpt_dominant_s",
+        "nhpt_nondominant_s",
+        "sdmt",
+        "comparator_scan_date",
+        "last_dose_date",
+        "stop_reason",
+        "restart_reason",
+        "description",
+        "pregnancy_outcome",
     }
     for name, frame in big.items():
         for col in frame.columns:
@@ -314,8 +363,11 @@ def test_dates_follow_the_pathway(big):
     assert (_d(ae["onset_date"]) >= _d(ae["start_date"])).all()
     dmt = b["dmt_exposures"]
     assert (_d(dmt["stop_date"]) >= _d(dmt["start_date"])).where(dmt["stop_date"] != "", True).all()
-    # Before a transplant every DMT has stopped before mobilisation.
-    d = _join(dmt, first_mob)
+    # Before a transplant every DMT has stopped before mobilisation (restarts after aHSCT come after day 0).
+    restarts = dmt[dmt["after_ahsct"] == "yes"]
+    r = _join(restarts, b["transplants"][[*P, "day0"]])
+    assert len(r) == len(restarts) and (_d(r["start_date"]) > _d(r["day0"])).all()
+    d = _join(dmt[dmt["after_ahsct"] == "no"], first_mob)
     assert (_d(d["stop_date"]) <= _d(d["start_date_r"])).all()
 
 

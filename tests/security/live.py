@@ -60,6 +60,8 @@ def production_environment(folder: Path) -> dict[str, str]:
         "OPENHSCT_TRUST_X_FORWARDED_PROTO": "1",
     })
     env.pop("OPENHSCT_REQUIRE_TOTP_FOR_CROSS_CENTRE", None)
+    # Browser tests in the same run lift Django's async-safety check for themselves; a deployment never does.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return env
 
 

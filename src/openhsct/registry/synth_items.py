@@ -119,6 +119,7 @@ STOP_REASON_P = {"lack_of_efficacy": 0.6, "adverse_event": 0.2, "safety_risk": 0
 PULSED = ("rituximab", "ocrelizumab", "ofatumumab", "alemtuzumab", "cladribine")  # last dose before stop
 RESTART_P = 0.5  # a DMT restarted within a year of a relapse after aHSCT (illustrative)
 RESTART_DRUGS = {"ocrelizumab": 0.5, "natalizumab": 0.3, "rituximab": 0.2}
+OCRELIZUMAB_APPROVED = 2017  # FDA and EMA approval year (as in the DMT table of openhsct.registry.synth)
 
 
 def _pick(rng: np.random.Generator, p: dict[str, float], size: int) -> np.ndarray:
@@ -415,6 +416,8 @@ def _restarts(tables: dict, coh, rng: np.random.Generator) -> pd.DataFrame:
     keep = (rng.random(who.size) < RESTART_P) & (start <= coh.horizon[who])
     who, start = who[keep], start[keep]
     drug = _pick(rng, RESTART_DRUGS, who.size)
+    # Ocrelizumab was approved in 2017; an anti-CD20 restart before then is off-label rituximab.
+    drug[(drug == "ocrelizumab") & (S._year(start) < OCRELIZUMAB_APPROVED)] = "rituximab"
     columns = list(S.TABLE_COLUMNS["dmt_exposures"])
     out = pd.DataFrame({S.CC: coh.centre_codes[who], S.PC: coh.codes[who], "drug": drug,
                         "start_date": S._fmt_date(start)}, columns=columns)
