@@ -39,8 +39,8 @@ from tests.registry.reliability import (
 
 pytestmark = pytest.mark.timeout(900)
 
-FLIPS = rounds(local=8, ci=24, deep=500)
-CUTS = rounds(local=5, ci=12, deep=200)
+FLIPS = rounds(local=8, ci=12, deep=500)
+CUTS = rounds(local=5, ci=6, deep=200)
 
 
 def _ok(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

@@ -8,8 +8,8 @@ exactly, with the import's audit event present exactly when its rows are; re-run
 "after" with no duplicates. On PostgreSQL, ``pg_terminate_backend`` on the importing connection leaves
 "before". A killed ``openhsct export`` never leaves a torn bundle that import accepts.
 
-Rounds: 8 locally, 12 with CI=true, 1,000 with OPENHSCT_RELIABILITY_PROFILE=deep (kills of exports: 4,
-6, 200). The random times come from OPENHSCT_RELIABILITY_SEED (default 13), so a run can be repeated.
+Rounds: 8 locally and with CI=true, 1,000 with OPENHSCT_RELIABILITY_PROFILE=deep (kills of exports: 4,
+4, 200). The random times come from OPENHSCT_RELIABILITY_SEED (default 13), so a run can be repeated.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from tests.registry.reliability import (
 
 pytestmark = pytest.mark.timeout(1800)
 
-KILLS = rounds(local=8, ci=12, deep=1000)
-EXPORT_KILLS = rounds(local=4, ci=6, deep=200)
+KILLS = rounds(local=8, ci=8, deep=1000)
+EXPORT_KILLS = rounds(local=4, ci=4, deep=200)
 SEED = int(os.environ.get("OPENHSCT_RELIABILITY_SEED", "13"))
 
 

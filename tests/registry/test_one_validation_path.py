@@ -312,7 +312,7 @@ def _admin_data(model, obj, dead: m.Patient) -> dict[str, str]:
 
 def test_every_admin_add_and_change_form_refuses_the_catalogue(world, client):
     """Every registry model's change form meets every catalogue value for its columns; its add form every
-    other one (the same form class and rules, so this keeps the run short)."""
+    third one, the first included (the same form class and rules, so this keeps the run short)."""
     client.force_login(get_user_model().objects.create_superuser("path_admin", password=None))
     failures, tested = [], set()
     before = _counts()
@@ -324,7 +324,7 @@ def test_every_admin_add_and_change_form_refuses_the_catalogue(world, client):
         url = f"/admin/registry/{model._meta.model_name}/"
         for i, case in enumerate(catalogue(table, base)):
             field = table.column(case.column).field_name
-            for action in (f"{obj.pk}/change/", "add/")[: 2 if i % 2 == 0 else 1]:
+            for action in (f"{obj.pk}/change/", "add/")[: 2 if i % 3 == 0 else 1]:
                 response = client.post(url + action, {**data, field: case.value})
                 errors = response.context["adminform"].form.errors if response.status_code == 200 else {}
                 if not _refused(errors, field, case):

@@ -443,6 +443,7 @@ def canary_hits(text: str, canaries: list[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------- tests
 
 
+@pytest.mark.sqlite_pass  # on PostgreSQL: tests/security/test_row_security.py, the same checks with row security on
 @pytest.mark.django_db
 def test_access_rules_on_one_registry(tmp_path, settings):
     """One registry, four checks: the matrix, searches, foreign keys of another centre, CSRF."""

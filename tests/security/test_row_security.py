@@ -111,6 +111,9 @@ def test_the_server_refuses_a_role_that_bypasses_the_policies(settings):
 @pg_only
 @pytest.mark.django_db
 def test_the_access_matrix_passes_with_row_security_on(tmp_path, settings):
+    """The whole access check of tests/security/test_access_matrix.py (matrix, searches, foreign keys of
+    another centre, CSRF) on PostgreSQL, with the application connected as the row-security role; the
+    PostgreSQL pass runs this in place of the plain check."""
     from tests.security import test_access_matrix as matrix
 
     settings.OPENHSCT_REQUIRE_TOTP_FOR_CROSS_CENTRE = False
@@ -122,4 +125,6 @@ def test_the_access_matrix_passes_with_row_security_on(tmp_path, settings):
     started = time.perf_counter()
     matrix.check_matrix(world, clients, urls)
     matrix.check_lists_searches_filters_and_autocomplete(world, clients)
+    matrix.check_foreign_keys_of_another_centre(world, clients)
+    matrix.check_csrf(world, urls)
     print(f"\naccess matrix with row-level security on: {time.perf_counter() - started:.1f} s", file=sys.stderr)

@@ -250,7 +250,7 @@ _NA = -(10**9)  # missing date (days) in the integer arrays
 SEX_P = {"female": 0.655, "male": 0.343, "unknown": 0.002}  # ~2:1 F:M in aHSCT series (Mexico 401/617,
 # Shevchenko 60/99, Burt 2015 85/151; evidence)
 PHENOTYPE_P = (0.70, 0.25, 0.05)  # RRMS/SPMS/PPMS; aHSCT series are mostly RRMS (Burt 2015 123/151,
-# UK 2025, Melnichenko); brief target 70/25/5
+# UK 2025, Melnichenko); 70/25/5 is illustrative
 NOT_TRANSPLANTED_P = 0.05  # assessed but not (yet) transplanted: eligibility row only (illustrative)
 NOT_ELIGIBLE_SHARE = 0.6  # of those: not_eligible vs deferred (illustrative)
 EARLIER_DEFERRAL_P = 0.04  # transplanted patients with an earlier "deferred" assessment (illustrative)
