@@ -1,6 +1,7 @@
 """Backups that really restore, on the backend of the test pass (SQLite, or PostgreSQL).
 
-- Round trip: synthetic registry (3 centres × 700 patients, users and roles, audit events) → export A →
+- Round trip: synthetic registry (3 centres × 700 patients in the deep profile, 3 × 200 locally and with
+  CI=true to keep CI within its time budget; users and roles, audit events) → export A →
   ``openhsct backup`` → ``openhsct restore`` into a new database → export B: A and B are byte-identical
   file by file; every table (users, roles and the audit trail among them) equals the original's, and
   ``openhsct audit verify`` passes on the copy.
@@ -40,6 +41,7 @@ from tests.registry.reliability import (
 pytestmark = pytest.mark.timeout(900)
 
 FLIPS = rounds(local=8, ci=12, deep=500)
+PATIENTS = rounds(local=600, ci=600, deep=2100)
 CUTS = rounds(local=5, ci=6, deep=200)
 
 
@@ -63,7 +65,7 @@ def registry(tmp_path_factory):
     work = tmp_path_factory.mktemp("backup")
     home = work / "home"
     home.mkdir()
-    bundle = synth(work / "bundle", home, patients=2100, seed=11)
+    bundle = synth(work / "bundle", home, patients=PATIENTS, seed=11)
     source = Target(work, "source").create_empty()
     try:
         _ok(run_cli(["import", str(bundle)], source.url, home))
@@ -86,7 +88,7 @@ def test_backup_file_is_private_and_its_manifest_describes_the_database(registry
     manifest = _manifest(backup)
     assert manifest["backend"] == BACKEND and manifest["format_version"] == 1
     tables = manifest["tables"]
-    assert tables["registry_patient"]["rows"] == 2100
+    assert tables["registry_patient"]["rows"] == PATIENTS
     assert tables["auth_user"]["rows"] == 4 and tables["registry_membership"]["rows"] >= 2
     assert tables["registry_auditevent"]["rows"] > 0 and manifest["audit_chain_head"]
     assert ["registry", "0001_initial"] in manifest["migrations"]

@@ -1,7 +1,8 @@
 """A kill at any moment loses nothing.
 
-A child process runs ``openhsct import`` of a 2,000-patient synthetic bundle into a database that already
-holds an earlier import. The parent measures the import's duration T once; then, round after round, it
+A child process runs ``openhsct import`` of a synthetic bundle (2,000 patients in the deep profile, 600
+locally and with CI=true, to keep CI within its time budget) into a database that already holds an earlier
+import. The parent measures the import's duration T once; then, round after round, it
 copies the prepared "before" database, starts the import and sends SIGKILL at a uniform random time in
 (0, 1.1 T). After each kill the database must pass the engine's own checks and equal "before" or "after"
 exactly, with the import's audit event present exactly when its rows are; re-running the import ends in
@@ -41,6 +42,7 @@ from tests.registry.reliability import (
 pytestmark = pytest.mark.timeout(1800)
 
 KILLS = rounds(local=8, ci=8, deep=1000)
+PATIENTS = rounds(local=600, ci=600, deep=2000)
 EXPORT_KILLS = rounds(local=4, ci=4, deep=200)
 SEED = int(os.environ.get("OPENHSCT_RELIABILITY_SEED", "13"))
 
@@ -51,8 +53,8 @@ def world(tmp_path_factory):
     work = tmp_path_factory.mktemp("crash")
     home = work / "home"
     home.mkdir()
-    earlier = synth(work / "earlier", home, patients=300, seed=3, prefix="OLD0")
-    bundle = synth(work / "bundle", home, patients=2000, seed=7)
+    earlier = synth(work / "earlier", home, patients=PATIENTS // 7, seed=3, prefix="OLD0")
+    bundle = synth(work / "bundle", home, patients=PATIENTS, seed=7)
     made: list[Target] = []
     try:
         before = Target(work, "before").create_empty()
