@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.clinic_urls import patient_url
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -92,7 +94,7 @@ def clinic_visits(centre: str, patient: str) -> list[Visit]:
     """The clinicians' screens (signed in): the dashboard and a patient's EDSS form in its error state."""
     return [
         Visit("clinic-dashboard", f"/clinic/{centre}/"),
-        Visit("clinic-form-error", f"/clinic/{centre}/patients/{patient}/", action="edss-error"),
+        Visit("clinic-form-error", patient_url(centre, patient), action="edss-error"),
     ]
 
 

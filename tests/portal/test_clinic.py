@@ -12,6 +12,7 @@ from openhsct.portal.clinic import selectors
 from openhsct.registry import models as m
 from openhsct.registry.audit import acting_as
 from openhsct.registry.importer import import_bundle
+from tests.clinic_urls import patient_url
 from tests.registry.bundle_factory import small_bundle, write
 
 
@@ -37,7 +38,7 @@ def _client(client, user):
 
 
 def _edss(client, patient="P001", **data):
-    return client.post(f"/clinic/NRT/patients/{patient}/add/edss/", {f"edss-{k}": v for k, v in data.items()})
+    return client.post(patient_url("NRT", patient, "add/edss/"), {f"edss-{k}": v for k, v in data.items()})
 
 
 def _field_errors(response, slug: str, field: str) -> list[str]:
@@ -97,7 +98,7 @@ def test_overdue_lists_living_patients_without_a_recent_visit(registry):
 
 
 def test_anonymous_users_are_sent_to_sign_in(registry, client):
-    for url in ("/clinic/", "/clinic/NRT/", "/clinic/NRT/patients/P001/"):
+    for url in ("/clinic/", "/clinic/NRT/", patient_url("NRT", "P001")):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
@@ -131,7 +132,28 @@ def test_dashboard_shows_completeness_overdue_and_recent_changes(registry, clien
     assert "Not medical advice" in page and "SYNTHETIC DATA" in page
 
 
-@pytest.mark.parametrize("url", ["/clinic/NRT/", "/clinic/NRT/patients/P001/"])
+def test_addresses_carry_opaque_keys_never_patient_codes(registry, client):
+    """ASVS 8.3.1: links and form targets name a patient by an 80-bit key made with the server's secret;
+    a code, or another centre's key, in the address is a missing page."""
+    from openhsct.security import keys
+
+    staff = _client(client, registry["north_staff"])
+    dashboard = staff.get("/clinic/NRT/").content.decode()
+    patient = staff.get(patient_url("NRT", "P001")).content.decode()
+    targets = re.findall(r'(?:href|action)="([^"]*)"', dashboard + patient)
+    assert any("/patients/" in t for t in targets)
+    assert [t for t in targets if re.search(r"P00[12]", t)] == []
+    assert re.fullmatch(r"[0-9a-f]{20}", keys.patient_key("NRT", "P001"))
+    assert keys.patient_key("NRT", "P001") != keys.patient_key("NRT", "P001", "another secret")
+    assert keys.patient_key("NRT", "P001") != keys.patient_key("SRC", "P001")
+    assert staff.get("/clinic/NRT/patients/P001/").status_code == 404
+    assert staff.get(patient_url("NRT", "S001")).status_code == 404  # SRC's patient under NRT
+    late = m.Patient.objects.create(centre=registry["north"], patient_code="P077", sex="female",
+                                    birth_year=1990, phenotype="RRMS", consent_status="given")
+    assert staff.get(patient_url("NRT", "P077")).context["patient"] == late  # a patient added since
+
+
+@pytest.mark.parametrize("url", ["/clinic/NRT/", patient_url("NRT", "P001")])
 def test_other_centres_staff_are_refused(registry, client, url):
     response = _client(client, registry["south_staff"]).get(url)
     assert response.status_code == 404  # the same answer as a centre that does not exist
@@ -154,14 +176,14 @@ def test_unknown_centre_is_refused_like_a_forbidden_one(registry, client):
 def test_monitor_reads_every_centre_without_forms(registry, client):
     _client(client, registry["monitor"])
     assert client.get("/clinic/SRC/").status_code == 200
-    response = client.get("/clinic/NRT/patients/P001/")
+    response = client.get(patient_url("NRT", "P001"))
     assert response.status_code == 200
     page = response.content.decode()
     assert "Read only" in page and "/add/" not in page  # a monitor's forms are queries and verification only
 
 
 def test_patient_page_shows_the_timeline_and_the_forms_to_staff(registry, client):
-    page = _client(client, registry["north_staff"]).get("/clinic/NRT/patients/P001/").content.decode()
+    page = _client(client, registry["north_staff"]).get(patient_url("NRT", "P001")).content.decode()
     for text in (
         "Transplant (day 0)",
         "2018-03-20",
@@ -172,7 +194,7 @@ def test_patient_page_shows_the_timeline_and_the_forms_to_staff(registry, client
     ):
         assert text in page
     for slug in ("edss", "relapse", "mri", "ae"):
-        assert f'action="/clinic/NRT/patients/P001/add/{slug}/"' in page
+        assert f'action="{patient_url("NRT", "P001", f"add/{slug}/")}"' in page
     assert '<label for="id_edss-edss">' in page
 
 
@@ -181,7 +203,7 @@ def test_patient_page_shows_the_timeline_and_the_forms_to_staff(registry, client
 
 def test_valid_visit_is_saved_and_audited_with_the_user(registry, client):
     response = _edss(_client(client, registry["north_staff"]), visit_date="2024-05-02", edss="4.5")
-    assert response.status_code == 302 and response["Location"] == "/clinic/NRT/patients/P001/"
+    assert response.status_code == 302 and response["Location"] == patient_url("NRT", "P001")
     visit = m.EdssVisit.objects.get(patient__patient_code="P001", visit_date=dt.date(2024, 5, 2))
     assert str(visit.edss) == "4.5"
     event = m.AuditEvent.objects.get(model="EdssVisit", object_pk=str(visit.pk))
@@ -270,7 +292,7 @@ def test_other_centres_staff_cannot_post(registry, client):
     response = _edss(_client(client, registry["south_staff"]), visit_date="2024-05-02", edss="4.5")
     assert response.status_code == 404
     assert (
-        _client(client, registry["south_staff"]).get("/clinic/NRT/patients/P001/add/edss/").status_code == 404
+        _client(client, registry["south_staff"]).get(patient_url("NRT", "P001", "add/edss/")).status_code == 404
     )
     assert not m.EdssVisit.objects.filter(visit_date=dt.date(2024, 5, 2)).exists()
 
@@ -283,7 +305,7 @@ def test_monitor_cannot_post(registry, client):
 
 def test_relapse_mri_and_adverse_event_forms(registry, client):
     _client(client, registry["north_staff"])
-    base = "/clinic/NRT/patients/P001/add"
+    base = patient_url("NRT", "P001", "add")
     assert client.post(f"{base}/relapse/", {"relapse-onset_date": "2023-02-01"}).status_code == 302
     assert m.Relapse.objects.filter(onset_date=dt.date(2023, 2, 1)).exists()
 
@@ -328,7 +350,7 @@ def test_relapse_mri_and_adverse_event_forms(registry, client):
 
 
 def test_adverse_event_form_suggests_the_next_identifier(registry, client):
-    response = _client(client, registry["north_staff"]).get("/clinic/NRT/patients/P001/")
+    response = _client(client, registry["north_staff"]).get(patient_url("NRT", "P001"))
     assert 'value="AE2"' in response.content.decode()
 
 

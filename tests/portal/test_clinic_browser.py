@@ -11,6 +11,7 @@ import pytest
 from openhsct.registry import models as m
 from openhsct.registry.audit import acting_as
 from openhsct.registry.importer import import_bundle
+from tests.clinic_urls import patient_url
 from tests.registry.bundle_factory import small_bundle, write
 
 pytestmark = pytest.mark.browser
@@ -48,7 +49,7 @@ def test_clinician_session(live_server, live_registry, browser_page, axe_check, 
     assert axe_check(page) == []
 
     page.locator("table[aria-labelledby=overdue]").get_by_role("link", name="P001").click()
-    assert page.url == f"{base}/clinic/NRT/patients/P001/"
+    assert page.url == base + patient_url("NRT", "P001")
     form = page.locator("#add-edss")
     form.get_by_label("Visit date").fill("2024-05-02")
     form.get_by_label("EDSS", exact=True).fill("3.7")
@@ -65,7 +66,7 @@ def test_clinician_session(live_server, live_registry, browser_page, axe_check, 
     form.get_by_label("EDSS", exact=True).fill("3.5")
     form.get_by_role("button", name="Save").click()
     page.wait_for_load_state()
-    assert page.url == f"{base}/clinic/NRT/patients/P001/"
+    assert page.url == base + patient_url("NRT", "P001")
     assert "EDSS visit saved for P001" in page.get_by_role("status").inner_text()
     assert page.get_by_role("row").filter(has_text="2024-05-02").filter(has_text="EDSS 3.5").count() == 1
     newest = m.AuditEvent.objects.filter(model="EdssVisit", action="create").order_by("-id").first()

@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from tests.clinic_urls import patient_url
+
 pytestmark = pytest.mark.browser
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -63,7 +65,7 @@ def test_a_visit_entered_today_changes_no_public_page_until_a_new_release(
     page.get_by_label("Password").fill("pw-syn01-staff-1")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
-    page.goto(f"{base}/clinic/SYN01/patients/{patient.patient_code}/")
+    page.goto(base + patient_url("SYN01", patient.patient_code))
     today = dt.date.today()
     form = page.locator("#add-edss")
     form.get_by_label("Visit date").fill(today.isoformat())

@@ -11,10 +11,11 @@ import re
 from openhsct.quality import services
 from openhsct.quality.models import VisitSchedule, WarningConfirmation
 from openhsct.registry import models as m
+from tests.clinic_urls import patient_url
 
 
 def _edss(client, day, edss, **extra):
-    return client.post("/clinic/NRT/patients/P001/add/edss/",
+    return client.post(patient_url("NRT", "P001", "add/edss/"),
                        {"edss-visit_date": day, "edss-edss": edss, **extra})
 
 
@@ -35,7 +36,7 @@ def test_a_soft_warning_asks_for_confirmation_then_saves_and_stores_who_confirme
     confirmation = WarningConfirmation.objects.get()
     assert (confirmation.check_code, confirmation.model, confirmation.object_pk, confirmation.confirmed_by) == (
         "edss_jump", "EdssVisit", str(visit.pk), registry["north_staff"])
-    page = staff.get("/clinic/NRT/patients/P001/").content.decode()
+    page = staff.get(patient_url("NRT", "P001")).content.decode()
     assert "EDSS visit saved for P001 (1 warning confirmed)" in page
     assert "Confirmed by north_staff" in page.split('id="soft-checks"')[1]
 
@@ -52,7 +53,7 @@ def test_a_visit_that_moves_the_baseline_and_a_relapse_with_unchanged_edss_warn(
     page = _edss(staff, "2018-01-25", "4.0").content.decode()
     assert "EDSS 3.5 on 2018-01-10 becomes EDSS 4 on 2018-01-25" in page
     # a relapse 2019-03-01 with the visit of 2019-03-18 unchanged (3.0 as on 2018-09-20)
-    page = staff.post("/clinic/NRT/patients/P001/add/relapse/", {"relapse-onset_date": "2019-03-01"}).content.decode()
+    page = staff.post(patient_url("NRT", "P001", "add/relapse/"), {"relapse-onset_date": "2019-03-01"}).content.decode()
     assert "17 days after the relapse of 2019-03-01, is unchanged from 2018-09-20" in page
 
 
@@ -117,7 +118,7 @@ def test_patient_search_and_pagination(registry, signed_in):
 def test_patient_page_has_the_timeline_chart_its_table_and_the_audit_values(registry, signed_in):
     client = signed_in(registry["north_staff"])
     _edss(client, "2024-05-02", "3.5")
-    page = client.get("/clinic/NRT/patients/P001/").content.decode()
+    page = client.get(patient_url("NRT", "P001")).content.decode()
     chart = page.split('id="chart"')[1].split('id="timeline"')[0]
     assert '<svg role="img" aria-label="Timeline: EDSS at 4 visits' in chart
     sizes = [float(s) for s in re.findall(r'font-size="?:?\s*([\d.]+)px', chart)]

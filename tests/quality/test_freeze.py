@@ -17,6 +17,7 @@ from openhsct.quality.models import Freeze
 from openhsct.registry import models as m
 from openhsct.registry.importer import import_bundle
 from openhsct.releases.cut import apply_cut
+from tests.clinic_urls import patient_url
 from tests.registry.bundle_factory import small_bundle, write
 
 
@@ -51,14 +52,14 @@ def test_only_a_monitor_freezes_with_a_reason_and_lifts_it_audited(registry, sig
 def test_frozen_records_are_refused_by_the_clinic_form_until_unfrozen(registry, signed_in):
     _freeze(registry)
     staff = signed_in(registry["north_staff"])
-    response = staff.post("/clinic/NRT/patients/P001/add/edss/", {"edss-visit_date": "2019-06-01", "edss-edss": "3.0"})
+    response = staff.post(patient_url("NRT", "P001", "add/edss/"), {"edss-visit_date": "2019-06-01", "edss-edss": "3.0"})
     assert response.status_code == 400
     assert "frozen up to 2019-06-30" in response.content.decode()
     assert not m.EdssVisit.objects.filter(visit_date="2019-06-01").exists()
-    after = staff.post("/clinic/NRT/patients/P001/add/edss/", {"edss-visit_date": "2019-07-01", "edss-edss": "3.0"})
+    after = staff.post(patient_url("NRT", "P001", "add/edss/"), {"edss-visit_date": "2019-07-01", "edss-edss": "3.0"})
     assert after.status_code == 302  # after the freeze date: allowed
     services.lift_freeze(user=registry["monitor"], centre=registry["north"], reason="correction")
-    again = staff.post("/clinic/NRT/patients/P001/add/edss/", {"edss-visit_date": "2019-06-01", "edss-edss": "3.0"})
+    again = staff.post(patient_url("NRT", "P001", "add/edss/"), {"edss-visit_date": "2019-06-01", "edss-edss": "3.0"})
     assert again.status_code == 302
 
 

@@ -12,6 +12,7 @@ import pytest
 from openhsct.quality import services
 from openhsct.quality.models import Query, SourceVerification
 from openhsct.registry import models as m
+from tests.clinic_urls import patient_url
 
 
 def _visit(code="P001", day="2019-03-18") -> m.EdssVisit:
@@ -19,7 +20,7 @@ def _visit(code="P001", day="2019-03-18") -> m.EdssVisit:
 
 
 def _raise(client, visit, text="Source says 3.5?", field="edss", patient="P001"):
-    return client.post(f"/clinic/NRT/patients/{patient}/queries/",
+    return client.post(patient_url("NRT", patient, "queries/"),
                        {"target": f"EdssVisit:{visit.pk}:{field}", "text": text, "back": "patient"})
 
 
@@ -27,7 +28,7 @@ def test_monitor_raises_staff_answer_monitor_closes_and_the_history_shows_each_s
     visit = _visit()
     monitor = signed_in(registry["monitor"])
     response = _raise(monitor, visit)
-    assert response.status_code == 302 and response["Location"] == "/clinic/NRT/patients/P001/#queries"
+    assert response.status_code == 302 and response["Location"] == patient_url("NRT", "P001", "#queries")
     q = Query.objects.get()
     assert (q.status, q.model, q.object_pk, q.field, q.origin, q.raised_by) == (
         "open", "EdssVisit", str(visit.pk), "edss", "monitor", registry["monitor"])
@@ -53,7 +54,7 @@ def test_monitor_raises_staff_answer_monitor_closes_and_the_history_shows_each_s
     statuses = m.AuditEvent.objects.filter(model="Query", action="update").order_by("id")
     assert [(e.before["status"], e.after["status"]) for e in statuses] == [("open", "answered"),
                                                                              ("answered", "closed")]
-    page = monitor.get("/clinic/NRT/patients/P001/").content.decode()
+    page = monitor.get(patient_url("NRT", "P001")).content.decode()
     history = page.split('id="audit-history"')[1]
     assert "Checked the chart: 3.0 is right." in history and "answered" in history and "closed" in history
 
@@ -84,7 +85,7 @@ def test_other_centre_cannot_reach_a_query(registry, signed_in):
     assert south.get("/clinic/NRT/queries.csv").status_code == 404
     monitor = signed_in(registry["monitor"])
     assert monitor.post(f"/clinic/SRC/queries/{q.pk}/close/").status_code == 404
-    assert monitor.post("/clinic/SRC/patients/P001/queries/", {"target": f"EdssVisit:{visit.pk}:edss",
+    assert monitor.post(patient_url("SRC", "P001", "queries/"), {"target": f"EdssVisit:{visit.pk}:edss",
                                                               "text": "x"}).status_code == 404
 
 
@@ -156,17 +157,17 @@ def test_monitor_index_counts_open_queries_per_centre(registry, signed_in):
 def test_only_monitors_set_source_data_verification(registry, signed_in):
     visit = _visit()
     data = {"record": f"EdssVisit:{visit.pk}", "status": "verified", "note": "clinic letter"}
-    assert signed_in(registry["north_staff"]).post("/clinic/NRT/patients/P001/verify/", data).status_code == 403
+    assert signed_in(registry["north_staff"]).post(patient_url("NRT", "P001", "verify/"), data).status_code == 403
     assert not SourceVerification.objects.exists()
     monitor = signed_in(registry["monitor"])
-    assert monitor.post("/clinic/NRT/patients/P001/verify/", data).status_code == 302
+    assert monitor.post(patient_url("NRT", "P001", "verify/"), data).status_code == 302
     sdv = SourceVerification.objects.get()
     assert (sdv.status, sdv.by, sdv.note) == ("verified", registry["monitor"], "clinic letter")
-    monitor.post("/clinic/NRT/patients/P001/verify/", {**data, "status": "discrepancy"})
+    monitor.post(patient_url("NRT", "P001", "verify/"), {**data, "status": "discrepancy"})
     assert SourceVerification.objects.get().status == "discrepancy"
     event = m.AuditEvent.objects.filter(model="SourceVerification", action="update").get()
     assert (event.before["status"], event.after["status"]) == ("verified", "discrepancy")
-    page = monitor.get("/clinic/NRT/patients/P001/").content.decode()
+    page = monitor.get(patient_url("NRT", "P001")).content.decode()
     assert "Discrepancy found (monitor" in page.split('id="timeline"')[1]
-    response = monitor.post("/clinic/NRT/patients/P001/verify/", {**data, "status": "bogus"}, follow=True)
+    response = monitor.post(patient_url("NRT", "P001", "verify/"), {**data, "status": "bogus"}, follow=True)
     assert "is not a verification status" in response.content.decode()

@@ -9,6 +9,7 @@ import os
 import pytest
 
 from openhsct.quality.models import Query
+from tests.clinic_urls import patient_url
 from tests.quality.conftest import load_registry
 
 pytestmark = pytest.mark.browser
@@ -34,7 +35,7 @@ def _sign_in(page, base: str, username: str, password: str) -> None:
 
 def test_query_raised_answered_and_closed(live_server, live_registry, browser_page, axe_check, artifacts_dir):
     page, base = browser_page, live_server.url
-    patient = f"{base}/clinic/NRT/patients/P001/"
+    patient = base + patient_url("NRT", "P001")
 
     _sign_in(page, base, "monitor", "pw-monitor-1")
     page.goto(patient)

@@ -18,6 +18,7 @@ from openhsct.registry.exchange import NOT_EXCHANGED, tables
 from openhsct.registry.exporter import registry_frames, write_frames
 from openhsct.registry.importer import import_bundle
 from openhsct.registry.item_rules import instance_problems
+from tests.clinic_urls import patient_url
 from tests.committed import committed_once
 from tests.registry.bundle_factory import small_bundle, write
 
@@ -386,14 +387,14 @@ def clinic(db, _clinic_rows, client):
 
 
 def _post(client, slug: str, **data):
-    return client.post(f"/clinic/NRT/patients/P001/add/{slug}/", {f"{slug}-{k}": v for k, v in data.items()})
+    return client.post(patient_url("NRT", "P001", f"add/{slug}/"), {f"{slug}-{k}": v for k, v in data.items()})
 
 
 class TestClinicForms:
     """The clinic forms over the small NRT bundle, imported once for the class (``clinic``)."""
 
     def test_clinic_forms_record_the_new_items(self, clinic):
-        page = clinic.get("/clinic/NRT/patients/P001/").content.decode()
+        page = clinic.get(patient_url("NRT", "P001")).content.decode()
         for slug in ("dmt", "viral-load", "igg", "late-effect", "reproductive", "second-transplant"):
             assert f'id="add-{slug}"' in page, slug
         assert 'name="late-effect-effect_id"' in page and 'value="L1"' in page

@@ -24,6 +24,7 @@ from openhsct.registry.exchange import NATURAL_REFS, NOT_EXCHANGED, Column, Tabl
 from openhsct.registry.formats import python_to_text
 from openhsct.registry.forms import rule_message, table_of
 from openhsct.registry.importer import import_bundle
+from tests.clinic_urls import patient_url
 from tests.committed import committed_once
 from tests.registry.bundle_factory import small_bundle, write
 
@@ -238,7 +239,7 @@ def _clinic_form(response, slug: str):
 
 
 def _clinic_post(client, slug: str, data: dict):
-    return client.post(f"/clinic/NRT/patients/{DEAD}/add/{slug}/", {f"{slug}-{k}": v for k, v in data.items()})
+    return client.post(patient_url("NRT", DEAD, f"add/{slug}/"), {f"{slug}-{k}": v for k, v in data.items()})
 
 
 def _refused(errors: dict, field: str, case: Case) -> bool:

@@ -92,6 +92,13 @@ class LiveSite:
     output: Path
     process: subprocess.Popen
     cookies: dict[str, str] = field(default_factory=dict)
+    secret_key: str = ""
+
+    def patient_path(self, centre_code: str, patient_code: str) -> str:
+        """The clinic address of a patient on this server (its opaque key comes from the server's secret)."""
+        from tests.clinic_urls import patient_url
+
+        return patient_url(centre_code, patient_code, secret_key=self.secret_key)
 
     def request(self, method: str, path: str, *, https: bool = True, form: dict | None = None,
                 headers: dict | None = None) -> Reply:
@@ -159,7 +166,7 @@ def start(folder: Path, log_file: Path, timeout: float = 90) -> LiveSite:
             raise RuntimeError("the server stopped:\n" + log_file.read_text(errors="replace"))
         try:
             with socket.create_connection((host, port), timeout=1):
-                return LiveSite(host, port, log_file, process)
+                return LiveSite(host, port, log_file, process, secret_key=env["OPENHSCT_SECRET_KEY"])
         except OSError:
             time.sleep(0.2)
     stop(process)

@@ -27,7 +27,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, path, resolve
 
-from openhsct.security import access
+from openhsct.security import access, keys
+from tests.clinic_urls import patient_url
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -190,7 +191,7 @@ def build_world(tmp_path) -> World:
     }
     for owner in ("A", "B"):
         samples[("centre_code", owner)] = centres[owner].centre_code
-        samples[("patient_code", owner)] = patients[owner][0].patient_code
+        samples[("patient_key", owner)] = keys.key_of(patients[owner][0])
         samples[("query_id", owner)] = queries[owner].pk
         samples[("pk", owner)] = patients[owner][0].pk
     canaries = {
@@ -249,7 +250,7 @@ KEYWORD = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>|\(\?P<(?P<rname>\w+)>(
 def _keyword_owners(route: str) -> tuple[str, ...]:
     """Whose objects a route names: ("A", "B") when it names a centre's object, ("-",) otherwise."""
     names = {m["name"] or m["rname"] for m in KEYWORD.finditer(route)}
-    scoped = {"centre_code", "patient_code", "query_id"} | ({"pk"} if route.startswith("patient/") else set())
+    scoped = {"centre_code", "patient_key", "query_id"} | ({"pk"} if route.startswith("patient/") else set())
     admin_model = access.ADMIN_ROUTE.match(route)
     if "object_id" in names and admin_model and not route.startswith("admin/r/"):
         label = _label(admin_model)
@@ -451,6 +452,9 @@ def test_access_rules_on_one_registry(tmp_path, settings):
     world = build_world(tmp_path)
     clients = Clients(world)
     urls = every_url(world)
+    every_code = world.canaries["A"] + world.canaries["B"]
+    coded = [url for _, _, url, _ in urls if canary_hits(url, every_code)]
+    assert not coded, f"addresses that carry a patient code (ASVS 8.3.1): {coded[:5]}"
     check_matrix(world, clients, urls)
     check_lists_searches_filters_and_autocomplete(world, clients)
     check_foreign_keys_of_another_centre(world, clients)
@@ -478,6 +482,9 @@ def check_matrix(world: World, clients: Clients, urls: list) -> None:
                 response = clients.request(role, method, url)
                 count += 1
                 got, want = answer_class(response), expected(name, rule, role, method, owner)
+                moved_to = canary_hits(response.get("Location", ""), world.canaries["A"] + world.canaries["B"])
+                if moved_to:
+                    wrong.append(f"{role} {method} {url} redirects to an address with a patient code: {moved_to}")
                 if not agrees(got, want, rule, method):
                     wrong.append(f"{role} {method} {url} ({name}, {rule.name}): {response.status_code}, "
                                  f"expected {want}")
@@ -551,7 +558,7 @@ def check_foreign_keys_of_another_centre(world: World, clients: Clients) -> None
                                              {"patient": other, "visit_date": "2024-05-02", "edss": "3.0"})
     assert change.status_code == 200 and "patient" in change.context["adminform"].form.errors
     b_patient = m.Patient.objects.get(pk=other).patient_code
-    clinic = clients.clients["staff_a"].post(f"/clinic/{B}/patients/{b_patient}/add/edss/",
+    clinic = clients.clients["staff_a"].post(patient_url(B, b_patient, "add/edss/"),
                                              {"edss-visit_date": "2024-05-02", "edss-edss": "3.0"})
     assert clinic.status_code == 404
     assert registry_digest() == before

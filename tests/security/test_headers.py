@@ -65,7 +65,7 @@ def test_signed_in_pages_and_downloads_are_never_stored(live_site):
     assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax"
     csrf = browser.request("GET", "/accounts/login/").cookies().get("csrftoken")
     assert csrf is None or (csrf["secure"] and csrf["samesite"] == "Lax")
-    for address in ("/clinic/", f"/clinic/{live.CENTRE}/", f"/clinic/{live.CENTRE}/patients/{live.CANARY_CODE}/",
+    for address in ("/clinic/", f"/clinic/{live.CENTRE}/", live_site.patient_path(live.CENTRE, live.CANARY_CODE),
                     "/compare.csv", "/about/"):
         reply = browser.request("GET", address)
         assert reply.status in (200, 404), (address, reply.status)

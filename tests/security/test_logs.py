@@ -12,9 +12,10 @@ from django.test import Client
 
 from openhsct.registry.models import Patient
 from openhsct.site.logs import SafeFormatter, escape
+from tests.clinic_urls import patient_url
 from tests.security import live
 
-PATIENT_ROUTE = "/clinic/<str:centre_code>/patients/<str:patient_code>/"
+PATIENT_ROUTE = "/clinic/<str:centre_code>/patients/<pkey:patient_key>/"
 FORGED = "2026-01-01 00:00:00,000 CRITICAL openhsct.request [0000000000000000] FORGED-LINE"
 LINE_START = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ |  \| |\[\d{4}-\d\d-\d\d )")
 
@@ -22,17 +23,17 @@ LINE_START = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ |  \| |\
 def _live_actions(site: live.LiveSite) -> None:
     """Sign in with the canary password, open the canary patient, post a canary value, miss a page, fail
     a sign-in with the canary password: everything a log might be tempted to record."""
-    browser = live.LiveSite(site.host, site.port, site.output, site.process)
+    browser = live.LiveSite(site.host, site.port, site.output, site.process, secret_key=site.secret_key)
     assert browser.sign_in("nobody_at_all", live.CANARY_PASSWORD).status == 200
     assert browser.sign_in(live.STAFF, live.CANARY_PASSWORD).status == 302
-    patient = f"/clinic/{live.CENTRE}/patients/{live.CANARY_CODE}/"
+    patient = site.patient_path(live.CENTRE, live.CANARY_CODE)
     page = browser.request("GET", patient)
     assert page.status == 200 and live.CANARY_CODE in page.body
     form = {"csrfmiddlewaretoken": browser.csrf_token(page), "edss-visit_date": "2024-05-02",
             "edss-edss": live.CANARY_CLINICAL}
     refused = browser.request("POST", f"{patient}add/edss/", form=form)
     assert refused.status == 400 and live.CANARY_CLINICAL in refused.body
-    assert browser.request("GET", f"/clinic/{live.CENTRE}/patients/{live.CANARY_CODE}X/").status == 404
+    assert browser.request("GET", site.patient_path(live.CENTRE, f"{live.CANARY_CODE}X")).status == 404
 
 
 def _in_process_actions(people) -> None:
@@ -41,7 +42,7 @@ def _in_process_actions(people) -> None:
     staff, other = Client(), Client()
     staff.force_login(people["north_staff"])
     other.force_login(people["south_staff"])
-    patient = f"/clinic/NRT/patients/{live.CANARY_CODE}/"
+    patient = patient_url("NRT", live.CANARY_CODE)
     assert live.CANARY_CODE in staff.get(patient).content.decode()
     staff.post(f"{patient}add/edss/", {"edss-visit_date": "2024-05-02", "edss-edss": live.CANARY_CLINICAL})
     assert other.get(patient).status_code in (403, 404)  # logged by Django as a denied request

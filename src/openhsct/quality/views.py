@@ -18,12 +18,12 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from openhsct.portal.clinic.views import _monitors, _patient_in, _render, clinic_view
+from openhsct.portal.clinic.views import _monitors, _render, clinic_view
 from openhsct.quality import services
 from openhsct.quality.models import Query
 from openhsct.registry import models as m
 from openhsct.registry import roles
-from openhsct.security import access
+from openhsct.security import access, keys
 
 QUERY_STATES = ("open", "answered", "closed")
 
@@ -40,11 +40,11 @@ def _query(centre: m.Centre, query_id: int) -> Query:
     return q
 
 
-def _back(request, centre: m.Centre, patient_code: str | None = None):
+def _back(request, centre: m.Centre, patient: m.Patient | None = None):
     """Back to the patient page (when the form came from there) or to the centre's queries."""
     ns = request.resolver_match.namespace
-    if patient_code and request.POST.get("back") == "patient":
-        return redirect(reverse(f"{ns}:patient", args=[centre.centre_code, patient_code]) + "#queries")
+    if patient is not None and request.POST.get("back") == "patient":
+        return redirect(reverse(f"{ns}:patient", args=[centre.centre_code, keys.key_of(patient)]) + "#queries")
     if request.POST.get("back") == "dashboard":
         return redirect(reverse(f"{ns}:centre", args=[centre.centre_code]))
     return redirect(reverse(f"{ns}:queries", args=[centre.centre_code]))
@@ -83,9 +83,9 @@ def queries_csv(request, centre_code: str):
 
 @clinic_view
 @require_POST
-def query_raise(request, centre_code: str, patient_code: str):
-    centre = _centre(request, centre_code)
-    patient = _patient_in(centre, patient_code)
+def query_raise(request, centre_code: str, patient_key: str):
+    patient = access.patient_named(centre_code, patient_key)
+    centre = patient.centre
     model, _, rest = request.POST.get("target", "").partition(":")
     pk, _, field = rest.partition(":")
     origin = request.POST.get("origin", Query.Origin.MONITOR)
@@ -97,7 +97,7 @@ def query_raise(request, centre_code: str, patient_code: str):
         messages.error(request, f"The query was not raised: {exc}")
     else:
         messages.success(request, f"Query {q.pk} raised on {patient.patient_code}.")
-    return _back(request, centre, patient_code)
+    return _back(request, centre, patient)
 
 
 def _step(request, centre_code: str, query_id: int, *, action, done: str):
@@ -109,7 +109,7 @@ def _step(request, centre_code: str, query_id: int, *, action, done: str):
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Query {q.pk} {done}.")
-    return _back(request, centre, q.patient.patient_code if q.patient else None)
+    return _back(request, centre, q.patient)
 
 
 @clinic_view
@@ -133,9 +133,9 @@ def query_reopen(request, centre_code: str, query_id: int):
 
 @clinic_view
 @require_POST
-def verify(request, centre_code: str, patient_code: str):
-    centre = _centre(request, centre_code)
-    patient = _patient_in(centre, patient_code)
+def verify(request, centre_code: str, patient_key: str):
+    patient = access.patient_named(centre_code, patient_key)
+    centre = patient.centre
     model, _, pk = request.POST.get("record", "").partition(":")
     try:
         services.set_verification(user=request.user, patient=patient, model=model, object_pk=pk,
@@ -145,7 +145,7 @@ def verify(request, centre_code: str, patient_code: str):
     else:
         messages.success(request, f"Verification of {model} {pk} saved.")
     ns = request.resolver_match.namespace
-    return redirect(reverse(f"{ns}:patient", args=[centre.centre_code, patient.patient_code]) + "#timeline")
+    return redirect(reverse(f"{ns}:patient", args=[centre.centre_code, patient_key]) + "#timeline")
 
 
 @clinic_view

@@ -150,6 +150,16 @@ def _admin_patient(match) -> tuple[str, str] | None:
     return codes if codes[1] else None
 
 
+def _keyed_patient(centre_code: str, key: str) -> tuple[str, str] | None:
+    """The (centre code, patient code) behind a clinic address's opaque patient key, or None."""
+    from openhsct.registry import models as m
+    from openhsct.security import keys
+
+    centre = m.Centre.objects.filter(centre_code=centre_code).first()
+    code = keys.code_for(centre, key) if centre is not None else None
+    return (centre_code, code) if code is not None else None
+
+
 def _record_reads(request, response) -> None:
     """Record a signed-in GET that showed identifiable data: a patient's page (its keys and the view, never
     the values) or a CSV download (what and how many rows). Returns nothing."""
@@ -162,8 +172,10 @@ def _record_reads(request, response) -> None:
         centre = match.kwargs.get("centre_code", "")
         record_download(what=view, rows=rows, centre_codes=[centre] if centre else [])
         return
-    if "patient_code" in match.kwargs and "centre_code" in match.kwargs:
-        record_view(view=view, patients=[(match.kwargs["centre_code"], match.kwargs["patient_code"])])
+    if "patient_key" in match.kwargs and "centre_code" in match.kwargs:
+        shown = _keyed_patient(match.kwargs["centre_code"], match.kwargs["patient_key"])
+        if shown is not None:
+            record_view(view=view, patients=[shown])
         return
     shown = _admin_patient(match)
     if shown is not None:

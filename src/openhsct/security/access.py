@@ -360,14 +360,14 @@ def scoped_object(request: HttpRequest, match: ResolverMatch) -> None:
     exist or that the signed-in user may not read (the same answer for both). Returns nothing."""
     from openhsct.quality.models import Query
     from openhsct.registry import models as m
+    from openhsct.security import keys
 
     user, kwargs = request.user, match.kwargs
     if "centre_code" in kwargs:
         centre = m.Centre.objects.filter(centre_code=kwargs["centre_code"]).first()
         if centre is None or not may_read(user, centre):
             raise Http404("No such page.")
-        if "patient_code" in kwargs and not m.Patient.objects.filter(
-                centre=centre, patient_code=kwargs["patient_code"]).exists():
+        if "patient_key" in kwargs and keys.code_for(centre, kwargs["patient_key"]) is None:
             raise Http404("No such patient at this centre.")
         if "query_id" in kwargs and not Query.objects.filter(centre=centre, pk=kwargs["query_id"]).exists():
             raise Http404("No such query at this centre.")
@@ -390,13 +390,12 @@ def centre_named(centre_code: str):
     return centre
 
 
-def patient_named(centre_code: str, patient_code: str):
-    """The patient of a URL's ``centre_code`` and ``patient_code`` (scoped by the middleware). Returns the
-    Patient; Http404 when there is none."""
-    from openhsct.registry.models import Patient
+def patient_named(centre_code: str, patient_key: str):
+    """The patient of a URL's ``centre_code`` and opaque ``patient_key`` (:mod:`openhsct.security.keys`;
+    scoped by the middleware). Returns the Patient; Http404 when there is none."""
+    from openhsct.security import keys
 
-    patient = Patient.objects.select_related("centre").filter(
-        centre__centre_code=centre_code, patient_code=patient_code).first()
+    patient = keys.patient_for(centre_named(centre_code), patient_key)
     if patient is None:
         raise Http404("No such patient at this centre.")
     return patient

@@ -3,8 +3,8 @@
 - :class:`RequestIdFilter` stamps each record with the id of the request being served (or ``-``), the id
   that the 500 page shows, so a report from a user leads to the log line;
 - :class:`RoutePathFilter` replaces a request's URL path in Django's request records by the route pattern
-  that matched it (``clinic/<str:centre_code>/patients/<str:patient_code>/``): paths carry pseudonymous
-  codes, route patterns do not;
+  that matched it (``clinic/<str:centre_code>/patients/<pkey:patient_key>/``): paths name records (a
+  patient by an opaque key, :mod:`openhsct.security.keys`), route patterns name none;
 - :class:`SafeFormatter` escapes line breaks and other control characters in every message, so text a
   user typed (a username, a form value) cannot start a new, forged log line; a traceback's lines follow
   the record indented with ``  | ``.

@@ -1,9 +1,12 @@
 """URLs of the clinicians' area, included by the portal under ``clinic/``."""
 
-from django.urls import path
+from django.urls import path, register_converter
 
 from openhsct.portal.clinic import release_views, views
 from openhsct.quality import views as quality
+from openhsct.security.keys import PatientKeyConverter
+
+register_converter(PatientKeyConverter, "pkey")
 
 app_name = "clinic"
 
@@ -21,10 +24,10 @@ urlpatterns = [
     path("<str:centre_code>/freeze/", quality.freeze, name="freeze"),
     path("<str:centre_code>/unfreeze/", quality.unfreeze, name="unfreeze"),
     path("<str:centre_code>/reminders.csv", quality.reminders_csv, name="reminders_csv"),
-    path("<str:centre_code>/patients/<str:patient_code>/queries/", quality.query_raise, name="query_raise"),
-    path("<str:centre_code>/patients/<str:patient_code>/verify/", quality.verify, name="verify"),
-    path("<str:centre_code>/patients/<str:patient_code>/", views.patient_detail, name="patient"),
+    path("<str:centre_code>/patients/<pkey:patient_key>/queries/", quality.query_raise, name="query_raise"),
+    path("<str:centre_code>/patients/<pkey:patient_key>/verify/", quality.verify, name="verify"),
+    path("<str:centre_code>/patients/<pkey:patient_key>/", views.patient_detail, name="patient"),
     path(
-        "<str:centre_code>/patients/<str:patient_code>/add/<slug:kind>/", views.record_add, name="record_add"
+        "<str:centre_code>/patients/<pkey:patient_key>/add/<slug:kind>/", views.record_add, name="record_add"
     ),
 ]

@@ -130,10 +130,9 @@ def _monitors(user) -> bool:
 
 @clinic_view
 @require_GET
-def patient_detail(request, centre_code: str, patient_code: str):
-    centre = access.centre_named(centre_code)
-    patient = _patient_in(centre, patient_code)
-    can_write = roles.can_write_centre(request.user, centre)
+def patient_detail(request, centre_code: str, patient_key: str):
+    patient = access.patient_named(centre_code, patient_key)
+    can_write = roles.can_write_centre(request.user, patient.centre)
     forms = (
         {slug: form(patient=patient, prefix=slug) for slug, (form, _) in FORMS.items()} if can_write else {}
     )
@@ -142,11 +141,11 @@ def patient_detail(request, centre_code: str, patient_code: str):
 
 @clinic_view
 @require_http_methods(["GET", "POST"])
-def record_add(request, centre_code: str, patient_code: str, kind: str):
-    patient = access.patient_named(centre_code, patient_code)
+def record_add(request, centre_code: str, patient_key: str, kind: str):
+    patient = access.patient_named(centre_code, patient_key)
     if kind not in FORMS:
         raise Http404("No such record type.")
-    page = reverse(f"{request.resolver_match.namespace}:patient", args=[centre_code, patient_code])
+    page = reverse(f"{request.resolver_match.namespace}:patient", args=[centre_code, patient_key])
     if request.method == "GET":
         return redirect(f"{page}#add-{kind}")
     form_class, _ = FORMS[kind]
@@ -178,15 +177,6 @@ def _save(request, form, kind: str, patient: m.Patient, found: list) -> bool:
     confirmed = f" ({len(found)} warning{'s' if len(found) != 1 else ''} confirmed)" if found else ""
     messages.success(request, f"{SAVED[kind]} saved for {patient.patient_code}{confirmed}.")
     return True
-
-
-def _patient_in(centre: m.Centre, patient_code: str) -> m.Patient:
-    patient = (
-        m.Patient.objects.select_related("centre").filter(centre=centre, patient_code=patient_code).first()
-    )
-    if patient is None:
-        raise Http404("No such patient at this centre.")
-    return patient
 
 
 def _patient_page(request, patient: m.Patient, forms: dict, *, status: int = 200, invalid: str | None = None,

@@ -226,3 +226,12 @@ def aria_sort(current: str, key: str) -> str:
     if current == f"-{key}":
         return "descending"
     return "none"
+
+
+@register.filter
+def patient_key(patient_code: str, centre_code: str) -> str:
+    """``{{ code|patient_key:centre_code }}``: the opaque key that stands for a patient in clinic addresses
+    (:mod:`openhsct.security.keys`). Returns 20 hex digits."""
+    from openhsct.security.keys import patient_key as key
+
+    return key(str(centre_code), str(patient_code))
