@@ -56,6 +56,7 @@ from openhsct.registry.importer import import_bundle
 from openhsct.registry.synth import generate, write_bundle
 from openhsct.registry.users import ensure_user
 from openhsct.commands.site import _publish_demo_release
+from openhsct.security.keys import key_of
 patients, folder = int(sys.argv[1]), sys.argv[2]
 write_bundle(generate(centres=3, patients=patients, seed=2026), folder + "/bundle")
 with acting_as("cli:load"):
@@ -74,7 +75,7 @@ for centre in m.Centre.objects.all():
     alive = [p for p in m.Patient.objects.filter(centre=centre, consent_status="given").order_by("patient_code")
              if p.pk not in dead]
     plan["centres"][centre.centre_code] = {"sessions": sessions,
-                                           "patients": [p.patient_code for p in alive[:60]]}
+                                           "patients": [[p.patient_code, key_of(p)] for p in alive[:60]]}
 for i in range(10):
     ensure_user(f"load_wrong_{i}", "Right-pw-" + str(i) + "-never-typed", role="staff",
                 centre_code=m.Centre.objects.first().centre_code)
@@ -210,8 +211,8 @@ class StaffReader(_Staff):
 
     @task(3)
     def patient(self):
-        code = random.choice(self.patients)
-        self.client.get(f"/clinic/{self.centre}/patients/{code}/", headers=HEADERS, name="clinic:patient")
+        _, key = random.choice(self.patients)
+        self.client.get(f"/clinic/{self.centre}/patients/{key}/", headers=HEADERS, name="clinic:patient")
 
 
 class StaffWriter(_Staff):
@@ -221,15 +222,15 @@ class StaffWriter(_Staff):
     @task
     def post_visit(self):
         n = _next(_posts)  # post n: patient n mod 60 of the centre, 2024-01-01 + n div 60 days: never twice
-        code = self.patients[n % len(self.patients)]
-        page = self.client.get(f"/clinic/{self.centre}/patients/{code}/", headers=HEADERS, name="clinic:patient")
+        code, key = self.patients[n % len(self.patients)]
+        page = self.client.get(f"/clinic/{self.centre}/patients/{key}/", headers=HEADERS, name="clinic:patient")
         token = _form_token(self, page)
         if token is None:
             return
         day = dt.date(2024, 1, 1) + dt.timedelta(days=n // len(self.patients))
         data = {"csrfmiddlewaretoken": token, "edss-visit_date": day.isoformat(),
                 "edss-edss": random.choice(["1.0", "2.5", "3.5", "4.0"]), "edss-confirm": "yes"}
-        url = f"/clinic/{self.centre}/patients/{code}/add/edss/"
+        url = f"/clinic/{self.centre}/patients/{key}/add/edss/"
         with self.client.post(url, data=data, headers={**HEADERS, "Referer": f"https://{HOST}{url}"},
                               name="clinic:record_add", allow_redirects=False, catch_response=True) as r:
             if r.status_code == 302:
@@ -476,10 +477,10 @@ def figures(backend: str, rows, failures, posts, check, server_out: str, setup_s
 
 def served_patient_pages(server_out: str) -> int:
     """Returns the patient pages (GET, status 200) in the server's request log: one line per request with
-    the route pattern, e.g. ``GET clinic/<str:centre_code>/patients/<str:patient_code>/ 200 41ms``."""
+    the route pattern, e.g. ``GET clinic/<str:centre_code>/patients/<pkey:patient_key>/ 200 41ms``."""
     import re
 
-    return len(re.findall(r"GET \S*patients/<str:patient_code>/ 200 ", server_out))
+    return len(re.findall(r"GET \S*patients/<pkey:patient_key>/ 200 ", server_out))
 
 
 def served_visit_posts(server_out: str) -> int:
@@ -488,7 +489,7 @@ def served_visit_posts(server_out: str) -> int:
     therefore counted where they happen, and every write a client saw must be among them."""
     import re
 
-    return len(re.findall(r"POST \S*patients/<str:patient_code>/add/<slug:kind>/ 302 ", server_out))
+    return len(re.findall(r"POST \S*patients/<pkey:patient_key>/add/<slug:kind>/ 302 ", server_out))
 
 
 def re_status(error: str) -> int:
