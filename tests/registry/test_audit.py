@@ -334,7 +334,8 @@ def test_sign_in_failure_sign_out_and_refusal_are_recorded(cast, client):
     strict = Client(enforce_csrf_checks=True)
     assert strict.post("/accounts/login/", {"username": "x", "password": "y"}).status_code == 403
     denied = m.AuditEvent.objects.get(action="denied")
-    assert denied.detail["path"] == "/accounts/login/" and denied.actor == "anonymous"
+    assert denied.detail == {"path": "/accounts/login/", "method": "POST", "status": 403}
+    assert denied.actor == "anonymous"
 
 
 def test_role_and_permission_changes_are_recorded(cast):
@@ -555,6 +556,23 @@ def test_a_patient_page_shown_to_staff_is_one_view_event_without_values(cast, cl
     assert view.detail == {"view": "portal:clinic:patient", "patients": ["NRT/V1"]} and "6.5" not in str(view.detail)
     assert client.get(patient_url("SRC", "V1")).status_code in (403, 404)
     assert m.AuditEvent.objects.filter(action="view").count() == 1
+
+
+def test_probing_for_another_centres_patient_leaves_a_trail(cast, client):
+    """A 404 to a signed-in person (a missing record and another centre's answer alike) is a ``denied``
+    event with the address (an opaque key, never the code); an anonymous 404 is not recorded."""
+    m.Patient.objects.create(centre=cast["north"], patient_code="V2", sex="female", birth_year=1990,
+                             phenotype="RRMS", consent_status="given")
+    client.get("/no-such-page/")
+    assert not m.AuditEvent.objects.filter(action="denied").exists()
+    client.force_login(cast["south_staff"])
+    for address in (patient_url("NRT", "V2"), patient_url("SRC", "V2"), "/clinic/NRT/"):
+        assert client.get(address).status_code == 404
+    probes = list(m.AuditEvent.objects.filter(action="denied").order_by("pk"))
+    assert [(e.actor, e.detail["status"], e.detail["path"]) for e in probes] == [
+        ("south_staff", 404, patient_url("NRT", "V2")), ("south_staff", 404, patient_url("SRC", "V2")),
+        ("south_staff", 404, "/clinic/NRT/")]
+    assert "V2" not in str([e.detail for e in probes])
 
 
 def test_an_event_created_directly_is_sealed_onto_the_chain(cast):

@@ -102,7 +102,9 @@ def acting_as(actor: str, via: str | None = None) -> Iterator[Context]:
 
 class AuditUserMiddleware:
     """Attributes what a request does to the signed-in user, its view, a request id and the client's IP,
-    and records refused requests (403) as ``denied`` events."""
+    and records refused requests as ``denied`` events: every 403, and every 404 a signed-in person gets (an
+    address naming a record that does not exist or is not theirs answers 404, so probing for another
+    centre's patients leaves a trail; anonymous 404s, mostly crawlers, are not recorded)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -116,8 +118,9 @@ class AuditUserMiddleware:
                                      ip=request.META.get("REMOTE_ADDR", "")[:45]))
         try:
             response = self.get_response(request)
-            if response.status_code == 403:
-                record_event(action="denied", detail={"path": request.path[:300], "method": request.method})
+            if response.status_code == 403 or (response.status_code == 404 and name != "anonymous"):
+                record_event(action="denied", detail={"path": request.path[:300], "method": request.method,
+                                                      "status": response.status_code})
             elif response.status_code == 200 and request.method == "GET" and name != "anonymous":
                 _record_reads(request, response)
             return response
