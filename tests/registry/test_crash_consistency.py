@@ -7,18 +7,24 @@ copies the prepared "before" database, starts the import and sends SIGKILL at a 
 (0, 1.1 T). After each kill the database must pass the engine's own checks and equal "before" or "after"
 exactly, with the import's audit event present exactly when its rows are; re-running the import ends in
 "after" with no duplicates. On PostgreSQL, ``pg_terminate_backend`` on the importing connection leaves
-"before". A killed ``openhsct export`` never leaves a torn bundle that import accepts.
+"before". A killed ``openhsct export`` never leaves a torn bundle that import accepts. A gunicorn worker
+killed during an admin save leaves the record saved whole with its audit event, or not at all.
 
 Rounds: 8 locally and with CI=true, 1,000 with OPENHSCT_RELIABILITY_PROFILE=deep (kills of exports: 4,
-4, 200). The random times come from OPENHSCT_RELIABILITY_SEED (default 13), so a run can be repeated.
+4, 200; kills of a server worker during an admin save: 12, 12, 500). The random times come from
+OPENHSCT_RELIABILITY_SEED (default 13), so a run can be repeated.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import http.client
 import os
 import random
 import shutil
+import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -243,4 +249,125 @@ def test_import_refuses_a_bundle_that_does_not_match_its_manifest(world, tmp_pat
         (bundle / "MANIFEST.sha256").unlink()  # without a manifest it is a hand-made bundle again
         assert _accepted(bundle)
     finally:
+        db.drop()
+
+
+# ------------------------------------------------------------------------------- a server worker killed
+
+ADMIN_SAVES = rounds(local=12, ci=12, deep=500)
+ADD_VISIT = "/admin/registry/edssvisit/add/"
+
+
+def _workers(master: int) -> set[int]:
+    """Returns the PIDs of the gunicorn master's worker processes."""
+    children = Path(f"/proc/{master}/task/{master}/children")
+    return {int(p) for p in children.read_text().split()} if children.exists() else set()
+
+
+def _wait_for_new_worker(site, killed: int, timeout: float = 60) -> None:
+    """Returns once a worker other than ``killed`` has served the admin's add form (as the user's browser
+    would have before saving: the worker is warm); fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _workers(site.process.pid) - {killed}:
+            try:
+                if site.request("GET", ADD_VISIT).status == 200:
+                    return
+            except OSError:
+                pass
+        time.sleep(0.05)
+    raise AssertionError(f"no new worker answered within {timeout} s of the kill")
+
+
+def _settled(db) -> None:
+    """Wait until no database session of ``db`` is inside a statement or a transaction (PostgreSQL: a killed
+    worker's backend ends its transaction when it sees the socket close). Nothing to wait for on SQLite."""
+    if BACKEND == "sqlite":
+        return
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        busy = db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid() "
+                        "AND state IS DISTINCT FROM 'idle'", (db.name,))[0][0]
+        if busy == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("a killed worker's transaction is still open after 60 s")
+
+
+def _saved(db, patient: int, day: str) -> int:
+    """Returns how many visits of ``patient`` on ``day`` exist, after checking that each has its one audited
+    create event and that no create event names a visit that does not exist."""
+    visits = db.query("SELECT id FROM registry_edssvisit WHERE patient_id = ? AND visit_date = ?", (patient, day))
+    after = "after" if BACKEND == "sqlite" else "after::text"
+    events = db.query(f"SELECT object_pk FROM registry_auditevent WHERE action = 'create' AND model = 'EdssVisit' "
+                      f"AND {after} LIKE ?", (f"%{day}%",))
+    assert sorted(str(v[0]) for v in visits) == sorted(e[0] for e in events), (visits, events)
+    return len(visits)
+
+
+def test_sigkill_of_a_server_worker_during_an_admin_save_loses_nothing(tmp_path):
+    """gunicorn (production settings, one sync worker) serves a staff member's admin form that adds an EDSS
+    visit; the worker is killed at a uniform random time in (0, 1.1 T) of the save (T timed first). Each time
+    the visit is saved whole with its audit event, or not at all; an answer "saved" (302) is never
+    lost; the database passes the engine's checks; re-posting gives exactly one visit; the audit chain
+    verifies at the end."""
+    from tests.security import live
+
+    db = Target(tmp_path, "admin_save").create_empty()
+    site = None
+    try:
+        site = live.start(tmp_path, tmp_path / "server.log", db_url=db.url)
+        assert site.sign_in(live.STAFF, live.CANARY_PASSWORD).status == 302
+        patient = db.query("SELECT id FROM registry_patient WHERE patient_code = ?", (live.CANARY_CODE,))[0][0]
+        token = site.csrf_token(site.request("GET", ADD_VISIT))
+
+        def post(day: str):
+            form = {"csrfmiddlewaretoken": token, "patient": patient, "visit_date": day, "edss": "3.0"}
+            return site.request("POST", ADD_VISIT, form=form)
+
+        timings = []
+        for k in range(3):  # T: a save on a worker that has just served the form, as in every round
+            (idle,) = _workers(site.process.pid)
+            os.kill(idle, signal.SIGKILL)
+            _wait_for_new_worker(site, idle)
+            start = time.monotonic()
+            reply = post(f"2020-01-0{k + 1}")
+            timings.append(time.monotonic() - start)
+            assert reply.status == 302, reply.body[:2000]
+        horizon = 1.1 * sorted(timings)[1]
+        rng = random.Random(SEED)
+        outcomes: Counter[str] = Counter()
+        for i in range(ADMIN_SAVES):
+            day = (dt.date(2021, 1, 1) + dt.timedelta(days=i)).isoformat()
+            answer: dict = {}
+
+            def send(day=day, answer=answer):
+                try:
+                    answer["reply"] = post(day)
+                except (OSError, http.client.HTTPException) as exc:
+                    answer["error"] = exc
+
+            (worker,) = _workers(site.process.pid)
+            sender = threading.Thread(target=send)
+            sender.start()
+            time.sleep(rng.uniform(0, horizon))
+            os.kill(worker, signal.SIGKILL)
+            sender.join(60)
+            _wait_for_new_worker(site, worker)
+            _settled(db)
+            assert db.integrity_problems() == []
+            saved = _saved(db, patient, day)
+            assert saved in (0, 1)
+            if "reply" in answer and answer["reply"].status == 302:
+                assert saved == 1, "the server answered 'saved' but the visit is not there"
+            outcomes[("saved" if saved else "not saved") + (", answer seen" if "reply" in answer else "")] += 1
+            again = post(day)
+            assert again.status == (200 if saved else 302), again.status
+            assert _saved(db, patient, day) == 1
+        print(f"\n{BACKEND}: {ADMIN_SAVES} worker kills in (0, {horizon:.3f} s) of an admin save: {dict(outcomes)}")
+        done = run_cli(["audit", "verify"], db.url, tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        if site is not None:
+            live.stop(site.process)
         db.drop()

@@ -46,16 +46,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def production_environment(folder: Path) -> dict[str, str]:
-    """A complete, generated production environment for a registry in ``folder``. Returns the variables
-    (the current environment plus them)."""
+def production_environment(folder: Path, db_url: str | None = None) -> dict[str, str]:
+    """A complete, generated production environment for a registry in ``folder`` (a SQLite file there,
+    or the database at ``db_url``). Returns the variables (the current environment plus them)."""
     env = dict(os.environ)
     env.update({
         "DJANGO_SETTINGS_MODULE": "openhsct.settings.production",
         "OPENHSCT_SECRET_KEY": secrets.token_urlsafe(64),
         "OPENHSCT_HMAC_KEY": secrets.token_urlsafe(48),
         "OPENHSCT_ALLOWED_HOSTS": "127.0.0.1",
-        "OPENHSCT_DATABASE_URL": f"sqlite:///{folder / 'registry.sqlite3'}",
+        "OPENHSCT_DATABASE_URL": db_url or f"sqlite:///{folder / 'registry.sqlite3'}",
         "OPENHSCT_HOME": str(folder),
         "OPENHSCT_TRUST_X_FORWARDED_PROTO": "1",
     })
@@ -144,15 +144,16 @@ class LiveSite:
         return self.request("POST", "/accounts/login/", form=form)
 
 
-def start(folder: Path, log_file: Path, timeout: float = 90) -> LiveSite:
-    """Create the registry in ``folder`` and start gunicorn on a free loopback port, output to ``log_file``.
+def start(folder: Path, log_file: Path, timeout: float = 90, *, db_url: str | None = None) -> LiveSite:
+    """Create the registry in ``folder`` (or in the empty database at ``db_url``) and start gunicorn on a free
+    loopback port, output to ``log_file``.
 
     Returns the running site; raises RuntimeError (with the server's output) when it does not answer within
     ``timeout`` seconds.
     """
     from openhsct.commands.site import gunicorn_args
 
-    env = production_environment(folder)
+    env = production_environment(folder, db_url)
     subprocess.run([sys.executable, "-c", SETUP], env=env, check=True, capture_output=True, timeout=timeout)
     host, port = "127.0.0.1", free_port()
     args = gunicorn_args(host, port, workers=1, access_log=False)
