@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench goldens audit clean
+.PHONY: demo test lint bench fuzz goldens audit clean
 
 # The environment holds exactly the pinned, hash-checked releases of requirements.lock (written by
 # security/lock.py from pyproject.toml), installed with uv (a minute, where pip takes several).
@@ -28,6 +28,13 @@ audit: $(STAMP)
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(VENV)/bin/python $$b || exit 1; done
+
+# Coverage-guided fuzzing of the import's reader and validator (libFuzzer through atheris, a bench tool
+# kept out of the lock): `make fuzz MINUTES=10`.
+MINUTES ?= 10
+fuzz: $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet atheris==3.0.0
+	$(VENV)/bin/python bench/fuzz_import.py --minutes $(MINUTES)
 
 goldens:
 	Rscript reference/r/survival_goldens.R && Rscript reference/r/metafor_goldens.R && Rscript reference/r/comparative_goldens.R && Rscript reference/r/glmm_marginal_goldens.R && Rscript reference/r/prediction_goldens.R && Rscript reference/r/decision_goldens.R

@@ -170,7 +170,11 @@ def check_cli(folder: Path, template: Path, expects) -> None:
 MUTATION_NAMES = st.sampled_from([m.name for m in CATALOGUE])
 
 
-@settings(max_examples=EXAMPLES.get(PROFILE, EXAMPLES["local"])[BACKEND], deadline=None,
+#: OPENHSCT_FUZZ_EXAMPLES overrides the profile's count (a measured run between the CI and deep sizes).
+MAX_EXAMPLES = int(os.environ.get("OPENHSCT_FUZZ_EXAMPLES", "0")) or EXAMPLES.get(PROFILE, EXAMPLES["local"])[BACKEND]
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None,
           phases=(Phase.explicit, Phase.reuse, Phase.generate),  # cases are small; shrinking imports is slow
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(centres=st.integers(1, 3), patients=st.integers(1, 30), seed=st.integers(0, 3),
