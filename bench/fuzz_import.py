@@ -6,8 +6,9 @@ registry). A refusal (:class:`~openhsct.errors.OpenHSCTError`) is a correct answ
 is a crash: its input is saved as ``tests/registry/fuzz_regressions/crash-<sha256>.tar``, which
 ``tests/registry/test_import_fuzz.py`` replays.
 
-With atheris installed (``pip install atheris``) the harness is coverage-guided (libFuzzer), seeded with
-a synthetic bundle. Without it, a Hypothesis-driven byte fuzzer mutates the same seed bundle (byte flips,
+With atheris installed (``make fuzz`` installs atheris 3.0.0) the harness is coverage-guided
+(libFuzzer), seeded with a synthetic bundle; a run is cut into rounds of at most 10 minutes, each a fresh
+process resuming from the shared corpus, as libFuzzer's resident memory grows with every input. Without it, a Hypothesis-driven byte fuzzer mutates the same seed bundle (byte flips,
 insertions, deletions, cuts, whole members replaced by random bytes) for the same time; it is not
 coverage-guided, and says so when it starts.
 
@@ -143,6 +144,37 @@ def guarded(data: bytes) -> None:
         raise
 
 
+#: Operand types whose comparisons return a bool: atheris traces these natively.
+_PLAIN = (str, bytes, int, float, type(None))
+
+
+def patch_trace_cmp(atheris) -> None:
+    """Keep atheris's comparison tracing to plain scalars. atheris 3.0.0's ``_trace_cmp`` keeps one
+    reference too many to a comparison's result when it is not a bool, so every ``series == value`` in
+    instrumented code leaked a pandas Series (resident memory grew about 1.5 MB per input until
+    libFuzzer's RSS limit ended the run). Comparisons of other objects are done here, untraced; the
+    instrumented code looks ``atheris._trace_cmp`` up at each call, so replacing it takes effect at once.
+    Only on Python 3.11, where the operation argument is the index into :data:`dis.cmp_op` in every
+    case (later versions pack flags into it). Returns nothing."""
+    import dis
+    import operator
+
+    if sys.version_info[:2] != (3, 11):
+        print("note: comparison tracing left unpatched on this Python; memory may grow with each input")
+        return
+    native = atheris._trace_cmp
+    ops = {dis.cmp_op.index(sym): fn for sym, fn in (("<", operator.lt), ("<=", operator.le),
+                                                     ("==", operator.eq), ("!=", operator.ne),
+                                                     (">", operator.gt), (">=", operator.ge))}
+
+    def trace_cmp(left, right, op: int, counter: int, left_is_const: bool):
+        if type(left) in _PLAIN and type(right) in _PLAIN:
+            return native(left, right, op, counter, left_is_const)
+        return ops[op](left, right)
+
+    atheris._trace_cmp = trace_cmp
+
+
 def run_atheris(atheris, seconds: int, corpus: Path) -> None:
     """Run libFuzzer through atheris for ``seconds``. Returns nothing (exits as libFuzzer does)."""
     corpus.mkdir(parents=True, exist_ok=True)
@@ -215,28 +247,67 @@ def run_fallback(seconds: int) -> int:
     return tried[0]
 
 
+#: Longest libFuzzer round in one process. Resident memory under libFuzzer grows about 1 MB per input
+#: outside the project's code (replaying the same inputs without libFuzzer holds flat), so a long run is
+#: cut into rounds, each a fresh process that resumes from the shared corpus.
+ROUND_SECONDS = 600
+
+
+def run_rounds(seconds: int, work: Path) -> int:
+    """Run libFuzzer rounds of at most :data:`ROUND_SECONDS` in child processes sharing one corpus under
+    ``work`` until ``seconds`` have passed. Returns the exit status of the first round that failed
+    (a crash), else 0."""
+    import subprocess
+
+    corpus = work / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    left, round_no = seconds, 0
+    while left > 0:
+        now = min(left, ROUND_SECONDS)
+        round_no += 1
+        print(f"round {round_no}: {now} s, corpus {len(list(corpus.iterdir()))} inputs", flush=True)
+        code = subprocess.call([sys.executable, __file__, "--round", str(now), "--work", str(work)])
+        if code != 0:
+            return code
+        left -= now
+    return 0
+
+
+def run_round(atheris, seconds: int, work: Path) -> None:
+    """One libFuzzer round in this process: instrument the project's modules, start Django on a fresh
+    registry under ``work`` and fuzz for ``seconds`` from the corpus there. Returns nothing."""
+    patch_trace_cmp(atheris)
+    with tempfile.TemporaryDirectory(dir=work) as home:
+        with atheris.instrument_imports(include=["openhsct"]):  # coverage of the project's code only
+            setup_django(Path(home))
+            import openhsct.registry.importer  # noqa: F401 - the parser and validator, instrumented
+        run_atheris(atheris, seconds, work / "corpus")
+
+
 def main() -> None:
-    """Parse the options and fuzz. Returns nothing; exits 1 on a crash."""
+    """Parse the options and fuzz. Returns nothing; exits non-zero on a crash."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="How long to fuzz (default 10).")
+    parser.add_argument("--round", type=int, help=argparse.SUPPRESS)  # a child process's round, seconds
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     seconds = max(1, int(args.minutes * 60))
     try:
         import atheris
     except ImportError:
         atheris = None
-    with tempfile.TemporaryDirectory() as home:
+    if args.round:
+        run_round(atheris, args.round, args.work)
+        return
+    with tempfile.TemporaryDirectory() as work:
         if atheris is None:
-            setup_django(Path(home))
+            setup_django(Path(work))
             print("atheris is not installed for this Python: running the Hypothesis byte fuzzer instead "
                   "(not coverage-guided)")
             n = run_fallback(seconds)
             print(f"{n:,} inputs in {seconds} s, 0 crashes")
             return
-        with atheris.instrument_imports(include=["openhsct"]):  # coverage of the project's code only
-            setup_django(Path(home))
-            import openhsct.registry.importer  # noqa: F401 - the parser and validator, instrumented
-        run_atheris(atheris, seconds, Path(home) / "corpus")
+        sys.exit(run_rounds(seconds, Path(work)))
 
 
 if __name__ == "__main__":

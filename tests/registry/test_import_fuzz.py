@@ -239,3 +239,30 @@ def test_saved_crashers_are_refused_cleanly():
     for crash in crashers:
         harness.check_bytes(crash.read_bytes())
     harness.check_bytes(harness.seed_tar(patients=2))  # and the seed itself passes
+
+
+def test_the_harness_keeps_non_scalar_comparisons_away_from_the_tracer():
+    """bench/fuzz_import.py's patch of ``atheris._trace_cmp``: plain scalars still reach the native tracer;
+    a pandas Series comparison (whose result atheris 3.0.0 leaked) is computed in Python, element-wise,
+    for each of the six operations."""
+    import importlib.util
+    import sys
+    import types
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("fuzz_import", Path(__file__).parents[2] / "bench" / "fuzz_import.py")
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    traced = []
+    fake = types.SimpleNamespace(_trace_cmp=lambda a, b, op, counter, const: traced.append((a, b, op)) or "native")
+    harness.patch_trace_cmp(fake)
+    if sys.version_info[:2] != (3, 11):
+        assert fake._trace_cmp("a", "b", 2, 0, False) == "native"
+        return
+    assert fake._trace_cmp("a", "b", 2, 0, False) == "native" and traced == [("a", "b", 2)]
+    s = pd.Series([1, 2, 3])
+    expected = [s < 2, s <= 2, s == 2, s != 2, s > 2, s >= 2]
+    for op, want in enumerate(expected):
+        assert fake._trace_cmp(s, 2, op, 0, False).tolist() == want.tolist()
+    assert len(traced) == 1
