@@ -8,9 +8,10 @@ is a crash: its input is saved as ``tests/registry/fuzz_regressions/crash-<sha25
 
 With atheris installed (``make fuzz`` installs atheris 3.0.0) the harness is coverage-guided
 (libFuzzer), seeded with a synthetic bundle; a run is cut into rounds of at most 10 minutes, each a fresh
-process resuming from the shared corpus, as libFuzzer's resident memory grows with every input. Without it, a Hypothesis-driven byte fuzzer mutates the same seed bundle (byte flips,
-insertions, deletions, cuts, whole members replaced by random bytes) for the same time; it is not
-coverage-guided, and says so when it starts.
+process resuming from the shared corpus, as libFuzzer's resident memory grows with every input. Without
+atheris, a Hypothesis-driven byte fuzzer mutates the same seed bundle (byte flips, insertions, deletions,
+cuts, whole members replaced by random bytes) for the same time; it is not coverage-guided, and says so
+when it starts.
 
 Usage: ``python bench/fuzz_import.py [--minutes 10]``.
 """
