@@ -164,9 +164,8 @@ def patch_trace_cmp(atheris) -> None:
         print("note: comparison tracing left unpatched on this Python; memory may grow with each input")
         return
     native = atheris._trace_cmp
-    ops = {dis.cmp_op.index(sym): fn for sym, fn in (("<", operator.lt), ("<=", operator.le),
-                                                     ("==", operator.eq), ("!=", operator.ne),
-                                                     (">", operator.gt), (">=", operator.ge))}
+    ops = (operator.lt, operator.le, operator.eq, operator.ne, operator.gt, operator.ge)
+    assert dis.cmp_op == ("<", "<=", "==", "!=", ">", ">="), dis.cmp_op  # the order ops follows
 
     def trace_cmp(left, right, op: int, counter: int, left_is_const: bool):
         if type(left) in _PLAIN and type(right) in _PLAIN:

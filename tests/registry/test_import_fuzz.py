@@ -227,14 +227,20 @@ def test_regression_bundles():
         assert Centre.objects.count() == 0
 
 
-def test_saved_crashers_are_refused_cleanly():
-    """Every input bench/fuzz_import.py saved as a crasher is now read and validated without an
-    uncaught error (a refusal is the right answer)."""
+def _harness():
+    """Returns bench/fuzz_import.py loaded as a module (bench/ is not a package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("fuzz_import", Path(__file__).parents[2] / "bench" / "fuzz_import.py")
     harness = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(harness)
+    return harness
+
+
+def test_saved_crashers_are_refused_cleanly():
+    """Every input bench/fuzz_import.py saved as a crasher is now read and validated without an
+    uncaught error (a refusal is the right answer)."""
+    harness = _harness()
     crashers = sorted(REGRESSIONS.glob("crash-*.tar")) if REGRESSIONS.is_dir() else []
     for crash in crashers:
         harness.check_bytes(crash.read_bytes())
@@ -245,15 +251,12 @@ def test_the_harness_keeps_non_scalar_comparisons_away_from_the_tracer():
     """bench/fuzz_import.py's patch of ``atheris._trace_cmp``: plain scalars still reach the native tracer;
     a pandas Series comparison (whose result atheris 3.0.0 leaked) is computed in Python, element-wise,
     for each of the six operations."""
-    import importlib.util
     import sys
     import types
 
     import pandas as pd
 
-    spec = importlib.util.spec_from_file_location("fuzz_import", Path(__file__).parents[2] / "bench" / "fuzz_import.py")
-    harness = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(harness)
+    harness = _harness()
     traced = []
     fake = types.SimpleNamespace(_trace_cmp=lambda a, b, op, counter, const: traced.append((a, b, op)) or "native")
     harness.patch_trace_cmp(fake)
