@@ -439,8 +439,8 @@ def figures(backend: str, rows, failures, posts, check, server_out: str, setup_s
     status_5xx = sum(int(f["Occurrences"]) for f in failures if re_status(f["Error"]) >= 500)
     connection = sum(int(f["Occurrences"]) for f in failures if re_status(f["Error"]) == 0)
     other = sum(int(f["Occurrences"]) for f in failures) - status_5xx - connection
-    seen_by_clients = _count(rows, "clinic:patient") - _count(rows, "clinic:patient", "Failure Count")
-    patient_pages = served_patient_pages(server_out)
+    seen_by_clients = sum(_count(rows, n) - _count(rows, n, "Failure Count") for n in ("clinic:patient", "clinic:centre"))
+    identifiable = served_identifiable_pages(server_out)
     served_posts = served_visit_posts(server_out)
     writes = sum(check["change_events"].values())
     result = {
@@ -448,8 +448,8 @@ def figures(backend: str, rows, failures, posts, check, server_out: str, setup_s
         "responses_5xx": status_5xx, "connection_errors": connection, "other_failures": other,
         "tracebacks": server_out.count("Traceback"), "visit_posts_ok": len(posts["created"]),
         "visit_posts_served": served_posts, "unexplained": check["visits_created"] - served_posts,
-        "visit_posts_refused_by_rule": len(posts["refused"]), **check, "patient_pages_served": patient_pages,
-        "patient_pages_received": seen_by_clients,
+        "visit_posts_refused_by_rule": len(posts["refused"]), **check, "identifiable_pages_served": identifiable,
+        "identifiable_pages_received": seen_by_clients,
         "endpoints": [{"name": r["Name"], "method": r["Type"], "n": int(r["Request Count"]),
                       "p50": r["50%"], "p95": r["95%"], "p99": r["99%"], "rps": r["Requests/s"]} for r in rows],
     }
@@ -464,10 +464,10 @@ def figures(backend: str, rows, failures, posts, check, server_out: str, setup_s
                                   ("WarningConfirmation", check["confirmations_created"])) if v}
     if check["change_events"] != expected:
         broken.append(f"audit change events {check['change_events']} != writes {expected} ({writes} events)")
-    if check["view_events"] != patient_pages:
-        broken.append(f"audit read events {check['view_events']} != identifiable pages served {patient_pages}")
-    if seen_by_clients > patient_pages:
-        broken.append(f"clients received {seen_by_clients} patient pages, the server logged {patient_pages}")
+    if check["view_events"] != identifiable:
+        broken.append(f"audit read events {check['view_events']} != identifiable pages served {identifiable}")
+    if seen_by_clients > identifiable:
+        broken.append(f"clients received {seen_by_clients} identifiable pages, the server logged {identifiable}")
     for key in ("integrity", "audit_chain"):
         if check[key] != "ok":
             broken.append(f"{key}: {check[key]}")
@@ -475,12 +475,15 @@ def figures(backend: str, rows, failures, posts, check, server_out: str, setup_s
     return result
 
 
-def served_patient_pages(server_out: str) -> int:
-    """Returns the patient pages (GET, status 200) in the server's request log: one line per request with
-    the route pattern, e.g. ``GET clinic/<str:centre_code>/patients/<pkey:patient_key>/ 200 41ms``."""
+def served_identifiable_pages(server_out: str) -> int:
+    """Returns the identifiable pages the mix reads (GET, status 200) in the server's request log: patient
+    pages and centre dashboards, one line per request with the route pattern, e.g.
+    ``GET clinic/<str:centre_code>/patients/<pkey:patient_key>/ 200 41ms``."""
     import re
 
-    return len(re.findall(r"GET \S*patients/<pkey:patient_key>/ 200 ", server_out))
+    patients = re.findall(r"GET \S*patients/<pkey:patient_key>/ 200 ", server_out)
+    dashboards = re.findall(r"GET \S*clinic/<str:centre_code>/ 200 ", server_out)
+    return len(patients) + len(dashboards)
 
 
 def served_visit_posts(server_out: str) -> int:
@@ -514,8 +517,9 @@ def report(results: list[dict], args) -> str:
                   f"(answers read by clients {r['visit_posts_ok']}, refused by a rule "
                   f"{r['visit_posts_refused_by_rule']}), duplicates {r['duplicates']}, lost {r['lost']}, "
                   f"unexplained {r['unexplained']}; audit change events {r['change_events']} (warning "
-                  f"confirmations {r['confirmations_created']}), read events {r['view_events']} = patient "
-                  f"pages served {r['patient_pages_served']} (received by clients {r['patient_pages_received']}); failed sign-ins {r['failed_login_events']}, "
+                  f"confirmations {r['confirmations_created']}), read events {r['view_events']} = identifiable "
+                  f"pages served (patient pages and centre dashboards) {r['identifiable_pages_served']} (received "
+                  f"by clients {r['identifiable_pages_received']}); failed sign-ins {r['failed_login_events']}, "
                   f"lockouts {r['lockout_events']}; integrity {r['integrity']}, audit chain {r['audit_chain']}. "
                   + ("All targets met." if not r["broken"] else "BROKEN: " + "; ".join(r["broken"])), "",
                   "| endpoint | method | requests | p50 ms | p95 ms | p99 ms | req/s |", "|---|---|--:|--:|--:|--:|--:|"]

@@ -479,9 +479,12 @@ def check_matrix(world: World, clients: Clients, urls: list) -> None:
             for method in METHODS:
                 if not in_plan(role, owner, method):
                     continue
+                reads = _read_events() if method == "GET" and role not in NOBODY_SIGNED_IN else None
                 response = clients.request(role, method, url)
                 count += 1
                 got, want = answer_class(response), expected(name, rule, role, method, owner)
+                if reads is not None and response.status_code == 200:
+                    wrong += _read_audit_problems(role, url, name, rule, response, reads, world)
                 moved_to = canary_hits(response.get("Location", ""), world.canaries["A"] + world.canaries["B"])
                 if moved_to:
                     wrong.append(f"{role} {method} {url} redirects to an address with a patient code: {moved_to}")
@@ -490,8 +493,7 @@ def check_matrix(world: World, clients: Clients, urls: list) -> None:
                                  f"expected {want}")
                 if role in ("staff_a", "staff_b") and got == "ok" and method == "GET":
                     other = "B" if role == "staff_a" else "A"
-                    body = b"".join(response) if response.streaming else response.content
-                    found = canary_hits(body.decode("utf-8", "replace"), world.canaries[other])
+                    found = canary_hits(_body(response), world.canaries[other])
                     if found:
                         hits.append(f"{role} {url}: {found[:3]}")
                 if method == "POST" and name in SESSION_CHANGING:
@@ -505,10 +507,38 @@ def check_matrix(world: World, clients: Clients, urls: list) -> None:
     print(f"\naccess matrix: {patterns} URL patterns, {len(names)} URL names, {len(urls)} URLs with sample "
           f"objects × {len(ROLES)} roles × {len(METHODS)} methods = {count} requests in {elapsed:.1f} s "
           f"({', '.join(per_role)})", file=sys.stderr)
-    assert not wrong, f"{len(wrong)} unexpected answers:\n" + "\n".join(wrong[:40])
+    assert not wrong, f"{len(wrong)} unexpected answers:\n" + "\n".join(wrong[:200])
     assert not hits, "another centre's canaries seen:\n" + "\n".join(hits[:20])
     monitor_writes = AuditEvent.objects.filter(action__in=("create", "update", "delete"), actor="monitor")
     assert monitor_writes.filter(model__in=_registry_models()).count() == 0
+
+
+def _body(response) -> str:
+    """The text of an answer (a streamed one is read once and kept). Returns it."""
+    if not hasattr(response, "matrix_body"):
+        response.matrix_body = b"".join(response) if response.streaming else response.content
+    return response.matrix_body.decode("utf-8", "replace")
+
+
+def _read_events() -> int:
+    """Returns how many read events (``view``, ``download``) the audit trail holds."""
+    from openhsct.registry.models import AuditEvent
+
+    return AuditEvent.objects.filter(action__in=("view", "download")).count()
+
+
+def _read_audit_problems(role, url, name, rule, response, reads_before, world) -> list[str]:
+    """A signed-in GET answered 200: an identifiable URL must leave exactly one read event (ASVS 8.3.5), and
+    a URL not marked identifiable must show no patient code. Returns what is wrong."""
+    problems = []
+    new = _read_events() - reads_before
+    if rule.identifiable and new != 1:
+        problems.append(f"{role} GET {url} ({name}) is identifiable and left {new} read events, expected 1")
+    shown = canary_hits(_body(response), world.canaries["A"] + world.canaries["B"])
+    if shown and not rule.identifiable:
+        problems.append(f"{role} GET {url} ({name}) shows patient codes {shown[:3]} but its rule is not "
+                        "marked identifiable")
+    return problems
 
 
 def _registry_models() -> list[str]:
@@ -598,3 +628,21 @@ def test_a_path_keyword_without_a_sample_fails():
     world = World({}, {}, {}, {}, {}, "")
     with pytest.raises(pytest.fail.Exception, match="no sample object for path keyword 'mystery_id'"):
         build_url("things/<int:mystery_id>/", "-", world)
+
+
+@pytest.mark.django_db
+def test_the_matrix_fails_a_page_showing_codes_unmarked_and_an_identifiable_page_read_unaudited():
+    """The read-audit check of the matrix is not vacuous: a page whose rule is not ``identifiable`` but
+    which shows a planted code fails, and so does an identifiable page that leaves no read event."""
+    from types import SimpleNamespace
+
+    from django.http import HttpResponse
+
+    world = SimpleNamespace(canaries={"A": ["CANA01"], "B": ["CANB01"]})
+    shows_code = HttpResponse("<td>CANB01</td>")
+    unmarked = _read_audit_problems("monitor", "/x/", "portal:x", access.own_centre_read(identifiable=False),
+                                    shows_code, _read_events(), world)
+    assert len(unmarked) == 1 and "shows patient codes ['CANB01'] but its rule is not marked" in unmarked[0]
+    unaudited = _read_audit_problems("staff_a", "/x/", "portal:x", access.own_centre_read(),
+                                     HttpResponse("no code"), _read_events(), world)
+    assert unaudited == ["staff_a GET /x/ (portal:x) is identifiable and left 0 read events, expected 1"]

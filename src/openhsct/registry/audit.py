@@ -164,25 +164,32 @@ def _keyed_patient(centre_code: str, key: str) -> tuple[str, str] | None:
 
 
 def _record_reads(request, response) -> None:
-    """Record a signed-in GET that showed identifiable data: a patient's page (its keys and the view, never
-    the values) or a CSV download (what and how many rows). Returns nothing."""
+    """Record a signed-in GET that showed identifiable data: one event per page (ASVS 8.3.5). A CSV
+    download records what and how many rows; a patient's page (clinic or admin) its keys and the view;
+    any other page the access rule table marks ``identifiable`` (lists, searches, queries, autocomplete,
+    a patient's own pages) the view and the centre it names. Never the values. Returns nothing."""
+    from openhsct.security.access import rule_for
+
     match = getattr(request, "resolver_match", None)
     if match is None:
         return
     view = match.view_name or request.path
+    centre = str(match.kwargs.get("centre_code", ""))
     if response.get("Content-Type", "").startswith("text/csv") and not response.streaming:
         rows = max(response.content.count(b"\n") - 1, 0)
-        centre = match.kwargs.get("centre_code", "")
         record_download(what=view, rows=rows, centre_codes=[centre] if centre else [])
         return
+    shown = None
     if "patient_key" in match.kwargs and "centre_code" in match.kwargs:
-        shown = _keyed_patient(match.kwargs["centre_code"], match.kwargs["patient_key"])
-        if shown is not None:
-            record_view(view=view, patients=[shown])
-        return
-    shown = _admin_patient(match)
+        shown = _keyed_patient(centre, match.kwargs["patient_key"])
+    else:
+        shown = _admin_patient(match)
     if shown is not None:
         record_view(view=view, patients=[shown])
+        return
+    rule = rule_for(match)
+    if rule is not None and rule.identifiable:
+        record_view(view=view, patients=[], centre_codes=[centre] if centre else [])
 
 
 # ------------------------------------------------------------------------------------------ what is audited
@@ -722,12 +729,16 @@ def record_download(*, what: str, rows: int, centre_codes: Iterable[str] = (), a
     append([_event("download", what[:60], actor=actor, detail={"what": what, "rows": int(rows), "centres": codes})])
 
 
-def record_view(*, view: str, patients: Iterable[tuple[str, str]], actor: str = "") -> None:
+def record_view(*, view: str, patients: Iterable[tuple[str, str]], centre_codes: Iterable[str] = (),
+                actor: str = "") -> None:
     """Write the event for a page showing identifiable data: the view and the (centre, patient) codes it
-    showed — never the clinical values. The keys live in ``detail`` only, so reads stay out of the
-    centre's and the patient's lists of changes. Returns nothing."""
+    showed, or for a list the centres it covers — never the clinical values. The keys live in ``detail``
+    only, so reads stay out of the centre's and the patient's lists of changes. Returns nothing."""
     keys = sorted({(c, p) for c, p in patients})
-    append([_event("view", "page", actor=actor, detail={"view": view, "patients": [f"{c}/{p}" for c, p in keys]})])
+    detail = {"view": view, "patients": [f"{c}/{p}" for c, p in keys]}
+    if centres := sorted(set(centre_codes)):
+        detail["centres"] = centres
+    append([_event("view", "page", actor=actor, detail=detail)])
 
 
 # ------------------------------------------------------------------------------------------ reading
