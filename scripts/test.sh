@@ -38,15 +38,17 @@ echo "== ruff"
 # each writes its own log, printed in order when both have finished. Each pass has its own OPENHSCT_HOME.
 # Together they run every test once on SQLite, and the database suites (registry, data quality, security,
 # interchange, the clinic's data entry and what public pages read of the registry) again on PostgreSQL.
-# The statistics suites that never touch a database, and the random disclosure attack, run in the
-# PostgreSQL pass's process so the two passes take about as long as each other.
+# The statistics suites that never touch a database, the random disclosure attack and the security
+# checks of files (secrets, dependencies, traceability) run once, in the PostgreSQL pass's process, so the
+# two passes take about as long as each other.
 LOGS=$(mktemp -d -t openhsct-logs-XXXX)
 trap 'rm -rf "$OPENHSCT_HOME" "$LOGS"' EXIT
 mkdir -p "$OPENHSCT_HOME/sqlite" "$OPENHSCT_HOME/postgresql"
 
 mapfile -t NO_DB < <(ls tests/outcomes/test_*.py tests/evidence/test_*.py tests/comparative/test_*.py \
   | grep -v -e /test_outcomes_cli.py -e /test_cli_and_portal.py)
-NO_DB+=(tests/releases/test_disclosure_attack.py::test_random_small_registries_give_nothing_away)
+NO_DB+=(tests/releases/test_disclosure_attack.py::test_random_small_registries_give_nothing_away
+  tests/security/test_no_secrets.py tests/security/test_dependencies.py tests/security/test_traceability.py)
 SQLITE_SKIP=()
 for t in "${NO_DB[@]}"; do
   case "$t" in *::*) SQLITE_SKIP+=(--deselect "$t") ;; *) SQLITE_SKIP+=(--ignore "$t") ;; esac

@@ -80,6 +80,20 @@ def synth(out: Path, home: Path, *, patients: int, seed: int, centres: int = 3, 
     return out
 
 
+def split_bundle(bundle: Path, out: Path, centres: set[str]) -> Path:
+    """Copy of ``bundle`` keeping only the rows of ``centres`` (every table starts with centre_code);
+    returns its folder."""
+    import csv
+
+    out.mkdir()
+    for f in bundle.glob("*.csv"):
+        with open(f, newline="", encoding="utf-8") as src, open(out / f.name, "w", newline="", encoding="utf-8") as dst:
+            reader, writer = csv.reader(src), csv.writer(dst, lineterminator="\n")
+            writer.writerow(next(reader))
+            writer.writerows(row for row in reader if row[0] in centres)
+    return out
+
+
 # ------------------------------------------------------------------------------------------- databases
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
+import re
 from decimal import Decimal
 
 import pytest
@@ -405,6 +406,31 @@ def test_audit_rows_cannot_be_changed_or_removed(cast):
         m.AuditEvent.objects.filter(pk=event.pk).update(actor="mallory")
     assert m.AuditEvent.objects.get(pk=event.pk).actor == event.actor
     assert audit.verify_chain().broken_at is None
+
+
+@pytest.mark.skipif(not PG, reason="the guards of PostgreSQL")
+def test_installing_the_guards_again_takes_no_table_lock(db):
+    """Every command runs ``migrate``, which re-installs the guards: where they are in place that issues
+    no DDL (a DROP TRIGGER there locked each table and deadlocked with people saving records); a guard
+    taken away is put back."""
+    from openhsct.registry.audit_sql import install_guards, installed_triggers
+
+    tables = {model._meta.db_table: model.__name__ for model in audit.audited_models()}
+    statements: list[str] = []
+
+    def capture(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        install_guards(connection, tables)
+    ddl = [q for q in statements if re.match(r"\s*(CREATE|DROP|ALTER)", q, re.I)]
+    assert statements and ddl == []
+    with connection.cursor() as cursor:
+        cursor.execute('DROP TRIGGER "registry_edssvisit_audit_raw" ON "registry_edssvisit"')
+        install_guards(connection, tables)
+        assert ("registry_edssvisit", "registry_edssvisit_audit_raw", "openhsct_audit_raw",
+                ("EdssVisit",)) in installed_triggers(cursor)
 
 
 @pytest.mark.skipif(not PG, reason="database roles are PostgreSQL's")

@@ -5,8 +5,8 @@
   ``openhsct backup`` → ``openhsct restore`` into a new database → export B: A and B are byte-identical
   file by file; every table (users, roles and the audit trail among them) equals the original's, and
   ``openhsct audit verify`` passes on the copy.
-- Under load: backups taken while writers import restore to databases where every import is wholly
-  present or wholly absent.
+- Under load: backups taken while ten writers import (seven) and edit (three) restore to databases
+  where every import is wholly present or wholly absent and every edit is there with its audit event.
 - Corruption: a flipped byte anywhere, a cut anywhere, a wrong or edited manifest: every one is refused
   with exit status 2, and nothing is written.
 """
@@ -19,6 +19,7 @@ import json
 import random
 import stat
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ from tests.registry.reliability import (
     kill_tree,
     rounds,
     run_cli,
+    split_bundle,
     synth,
 )
 
@@ -210,21 +212,77 @@ def test_a_wrong_or_edited_manifest_is_refused(registry, tmp_path):
 # ------------------------------------------------------------------------------------------ under load
 
 
-def test_backups_taken_while_writers_import_restore_whole_imports(registry, tmp_path):
+#: The editing writers: each changes the EDSS of its own visits, one audited save at a time, until told
+#: to stop (a file appears) or it has made ``limit`` edits. Arguments: stop file, limit, visit ids.
+EDITOR = r"""
+import sys, time
+from decimal import Decimal
+from pathlib import Path
+from openhsct.site.django_setup import setup
+setup(migrate=False)
+from openhsct.registry import models as m
+from openhsct.registry.audit import acting_as
+from openhsct.registry.versioning import save_checked
+stop, limit, pks = Path(sys.argv[1]), int(sys.argv[2]), [int(x) for x in sys.argv[3:]]
+edits = 0
+with acting_as("cli:editor"):
+    while edits < limit and not stop.exists():
+        for pk in pks:
+            visit = m.EdssVisit.objects.get(pk=pk)
+            visit.edss = Decimal("1.0") + (visit.edss + Decimal("0.5")) % Decimal("5")
+            save_checked(visit, visit.row_version)
+            edits += 1
+        time.sleep(0.02)
+print(edits)
+"""
+IMPORT_WRITERS, EDIT_WRITERS = 7, 3
+
+
+def _edits_agree_with_their_audit(copy: Target, visits: list[int]) -> int:
+    """For each edited visit of a restored copy: its stored EDSS is the "after" of its latest audited
+    update (or, with none, the value it was imported with). Returns how many edits the copy holds."""
+    import json
+    from decimal import Decimal
+
+    held = 0
+    for pk in visits:
+        stored = Decimal(str(copy.query("SELECT edss FROM registry_edssvisit WHERE id = ?", (pk,))[0][0]))
+        afters = copy.query("SELECT after FROM registry_auditevent WHERE model = 'EdssVisit' AND action = 'update' "
+                            "AND object_pk = ? ORDER BY id", (str(pk),))
+        held += len(afters)
+        if afters:
+            after = afters[-1][0]
+            after = json.loads(after) if isinstance(after, str) else after
+            assert Decimal(str(after["edss"])) == stored, f"visit {pk}: stored {stored}, audited {after['edss']}"
+    return held
+
+
+def test_backups_taken_while_writers_import_and_edit_restore_whole_changes(registry, tmp_path):
+    """Ten writers at once: seven imports (one centre each) and three editors saving EDSS changes through
+    the model, while three backups are taken. Every backup restores to a database where each import is
+    wholly present or wholly absent (its audit event exactly when its rows), and every edit it holds is
+    there with its audit event (the stored value is the latest audited one)."""
     work, home = registry["work"], registry["home"]
-    bundles = [synth(tmp_path / f"w{i}", home, patients=120, seed=20 + i, centres=1, prefix=f"W{chr(65 + i)}0")
-               for i in range(4)]
+    whole = synth(tmp_path / "whole", home, patients=8 * 40, seed=20, centres=8)
+    codes = [f"SYN0{i}" for i in range(1, 9)]
+    bundles = [split_bundle(whole, tmp_path / code, {code}) for code in codes]
+    sizes = [len((b / "patients.csv").read_text(encoding="utf-8").splitlines()) - 1 for b in bundles]
     checksums = [bundle_checksum(b) for b in bundles]
     live = Target(work, "live").create_empty()
     _ok(run_cli(["import", str(bundles[0])], live.url, home))  # the tables exist; the rest arrive under load
+    visits = [pk for (pk,) in live.query("SELECT id FROM registry_edssvisit ORDER BY id")][: 4 * EDIT_WRITERS]
+    stop = tmp_path / "stop-editing"
     writers: list[subprocess.Popen] = []
     backups = []
     try:
-        for b in bundles[1:]:
+        for k in range(EDIT_WRITERS):
+            writers.append(subprocess.Popen([sys.executable, "-c", EDITOR, str(stop), "2000", *map(str, visits[k::EDIT_WRITERS])],
+                                            env=cli_env(live.url, home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        for b in bundles[1:1 + IMPORT_WRITERS]:
             writers.append(subprocess.Popen(cli_command(["import", "--wait", "600", str(b)]),
                                             env=cli_env(live.url, home), stdout=subprocess.DEVNULL,
                                             stderr=subprocess.PIPE, text=True))
-        for i, landed in enumerate((1, 2, 3)):  # a backup while each writer runs, after 1, 2, 3 imports landed
+        for i, landed in enumerate((2, 4, 6)):  # a backup while the writers run, after 2, 4, 6 imports landed
             deadline = time.monotonic() + 600
             while sum(live.import_events(c) > 0 for c in checksums) < landed:
                 assert time.monotonic() < deadline, "the writers made no progress"
@@ -232,28 +290,35 @@ def test_backups_taken_while_writers_import_restore_whole_imports(registry, tmp_
             out = tmp_path / f"load-{i}.backup"
             _ok(run_cli(["backup", "--out", str(out)], live.url, home))
             backups.append(out)
+        stop.touch()
         for w in writers:
             assert w.wait(timeout=600) == 0, w.stderr.read()
-        seen = set()
+        edits = [int(w.stdout.read()) for w in writers[:EDIT_WRITERS]]
+        assert min(edits) > 0, "an editor made no edit"
+        seen, held = set(), []
         for i, backup in enumerate(backups):
             copy = Target(work, f"load{i}").create_empty()
             try:
                 _ok(run_cli(["restore", str(backup), "--db", copy.url], copy.url, home))
                 assert copy.integrity_problems() == []
                 present = []
-                for n, checksum in enumerate(checksums):
+                for code, size, checksum in zip(codes, sizes, checksums, strict=True):
                     patients = copy.query("SELECT count(*) FROM registry_patient p JOIN registry_centre c ON "
-                                          "c.id = p.centre_id WHERE c.centre_code LIKE ?", (f"W{chr(65 + n)}0%",))[0][0]
+                                          "c.id = p.centre_id WHERE c.centre_code = ?", (code,))[0][0]
                     events = copy.import_events(checksum)
-                    assert patients in (0, 120), f"import {n} is partly in backup {i}: {patients} patients"
-                    assert (patients == 120) == (events > 0), f"import {n}: rows and audit event disagree"
-                    present.append(patients == 120)
+                    assert patients in (0, size), f"{code} is partly in backup {i}: {patients} of {size} patients"
+                    assert (patients == size) == (events > 0), f"{code}: rows and audit event disagree"
+                    present.append(patients == size)
                 seen.add(tuple(present))
+                held.append(_edits_agree_with_their_audit(copy, visits))
             finally:
                 copy.drop()
-        print(f"\n{BACKEND}: imports present in the {len(backups)} backups taken under load: {sorted(seen)}")
-        assert min(sum(s) for s in seen) >= 1 and max(sum(s) for s in seen) >= 3
+        print(f"\n{BACKEND}: {IMPORT_WRITERS} importing and {EDIT_WRITERS} editing writers ({sum(edits)} edits); "
+              f"imports present in the {len(backups)} backups: {sorted(sum(s) for s in seen)}, edits held: {held}")
+        assert min(sum(s) for s in seen) >= 2 and max(sum(s) for s in seen) >= 6
+        assert held == sorted(held) and held[-1] > 0, "the backups hold no edit"
     finally:
+        stop.touch()
         for w in writers:
             kill_tree(w)
         live.drop()

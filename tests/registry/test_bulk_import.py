@@ -222,3 +222,25 @@ def test_canonical_datetime_pattern_is_the_formats_output():
     stamps = pd.Series(["2018-02-11T17:00:00+02:00"], dtype=object)
     out = text_to_canonical(stamps, Column("v", "datetime", True))[0]
     assert re.fullmatch(bulk._CANONICAL_DT, out)
+
+
+@pytest.mark.django_db
+def test_on_postgresql_only_the_first_import_into_an_empty_registry_drops_foreign_keys(tmp_path, rebuild_always,
+                                                                                       monkeypatch):
+    """Dropping a foreign key locks its table and the patients table until the import commits, so in a
+    registry already in use (readers, backups, people saving records) an import keeps its keys."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("foreign keys are dropped and rebuilt on PostgreSQL only (SQLite rebuilds indexes)")
+    dropped: list[str] = []
+    original = bulk._drop_foreign_keys
+    monkeypatch.setattr(bulk, "_drop_foreign_keys", lambda cursor, table: dropped.append(table) or original(cursor, table))
+    bundle = small_bundle()
+    import_bundle(write(bundle, tmp_path / "first"))
+    assert dropped, "the first import into an empty registry rebuilds the keys"
+    dropped.clear()
+    extra = dict(bundle["edss_visits"][0], visit_date="2018-06-01")
+    bundle["edss_visits"].append(extra)
+    report = import_bundle(write(bundle, tmp_path / "second"))
+    assert report.created["edss_visits"] == 1 and dropped == []

@@ -3,14 +3,12 @@ state, never two first imports racing to create the tables, never "database is l
 
 from __future__ import annotations
 
-import csv
 import fcntl
 import os
 import sqlite3
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from django.db import OperationalError
@@ -19,21 +17,18 @@ from django.test import RequestFactory
 from openhsct.registry.importer import bundle_checksum
 from openhsct.registry.locks import ADVISORY_KEY, sqlite_lock_path
 from openhsct.site.middleware import DatabaseBusyMiddleware
-from tests.registry.reliability import BACKEND, Target, cli_command, cli_env, kill_tree, run_cli, synth
+from tests.registry.reliability import (
+    BACKEND,
+    Target,
+    cli_command,
+    cli_env,
+    kill_tree,
+    run_cli,
+    split_bundle,
+    synth,
+)
 
 pytestmark = pytest.mark.timeout(600)
-
-
-def _split(bundle: Path, out: Path, centres: set[str]) -> Path:
-    """Copy of ``bundle`` keeping only the rows of ``centres`` (every table starts with centre_code)."""
-    out.mkdir()
-    for f in bundle.glob("*.csv"):
-        with open(f, newline="", encoding="utf-8") as src, open(out / f.name, "w", newline="", encoding="utf-8") as dst:
-            reader, writer = csv.reader(src), csv.writer(dst, lineterminator="\n")
-            header = next(reader)
-            writer.writerow(header)
-            writer.writerows(row for row in reader if row[0] in centres)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +39,8 @@ def bundles(tmp_path_factory):
     home.mkdir()
     whole = synth(work / "whole", home, patients=240, seed=17)
     return {"work": work, "home": home, "whole": whole,
-            "left": _split(whole, work / "left", {"SYN01", "SYN02"}),
-            "right": _split(whole, work / "right", {"SYN02", "SYN03"})}
+            "left": split_bundle(whole, work / "left", {"SYN01", "SYN02"}),
+            "right": split_bundle(whole, work / "right", {"SYN02", "SYN03"})}
 
 
 def test_two_first_imports_of_overlapping_bundles_serialise(bundles):

@@ -11,12 +11,17 @@
   did not set ``openhsct.audited`` (the application sets it in every transaction that changes data).
 
 Every statement is idempotent: the same guards are installed by migration ``0005_audit_chain`` and after
-each ``migrate`` (so a table added later is covered at once).
+each ``migrate`` (so a table added later is covered at once). Every command runs ``migrate`` when it
+starts, so on PostgreSQL a guard already in place is left alone: a function is replaced only when its
+body differs, a trigger re-created only when it is missing or calls another function or arguments.
+``DROP TRIGGER`` takes an ACCESS EXCLUSIVE lock on its table; taken on every start it queued behind (and
+deadlocked with) the transactions of the people saving records while the command began.
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 from openhsct.registry.audit import AUDIT_TABLE, CHAIN_LOCK_KEY
 
@@ -112,6 +117,11 @@ PG_APPEND_ONLY = [
 ]
 
 
+def _raw_trigger_spec(db_table: str, model_name: str) -> tuple[str, str, str, tuple[str, ...]]:
+    """Returns (table, trigger, function, arguments) of the raw-change trigger of ``db_table``."""
+    return db_table, f"{db_table}_audit_raw"[:63], "openhsct_audit_raw", (model_name,)
+
+
 def _raw_trigger_sql(db_table: str, model_name: str) -> list[str]:
     name = f"{db_table}_audit_raw"[:63]
     return [
@@ -132,12 +142,53 @@ def grant_sql(role: str) -> list[str]:
     ]
 
 
+#: (table, trigger, function, arguments) of each append-only trigger of PG_APPEND_ONLY, in its order.
+APPEND_ONLY_TRIGGERS = [(AUDIT_TABLE, f"{AUDIT_TABLE}_append_only", "openhsct_audit_refuse", ()),
+                        (AUDIT_TABLE, f"{AUDIT_TABLE}_no_truncate", "openhsct_audit_refuse", ())]
+
+
+def _function_name(sql: str) -> str:
+    return re.search(r"FUNCTION (\w+)\(", sql).group(1)
+
+
+def _function_body(sql: str) -> str:
+    return re.search(r"\$\$(.*)\$\$", sql, re.S).group(1)
+
+
+def installed_functions(cursor) -> dict[str, str]:
+    """Returns name → body (``prosrc``) of the guard functions present in the current schema."""
+    cursor.execute("SELECT proname, prosrc FROM pg_proc WHERE proname = ANY(%s) "
+                   "AND pronamespace = to_regnamespace(current_schema())::oid",
+                   [[_function_name(sql) for sql in PG_FUNCTIONS]])
+    return dict(cursor.fetchall())
+
+
+def installed_triggers(cursor) -> set[tuple[str, str, str, tuple[str, ...]]]:
+    """Returns (table, trigger, function, arguments) of every user trigger in the current schema."""
+    cursor.execute("SELECT c.relname, t.tgname, p.proname, t.tgnargs, t.tgargs FROM pg_trigger t "
+                   "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid "
+                   "WHERE NOT t.tgisinternal AND c.relnamespace = to_regnamespace(current_schema())::oid")
+    out = set()
+    for table, name, function, nargs, raw in cursor.fetchall():
+        args = bytes(raw).split(b"\x00")[:nargs] if nargs else []
+        out.add((table, name, function, tuple(a.decode() for a in args)))
+    return out
+
+
 def install_append_only(connection) -> None:
-    """Install the append-only triggers on the audit table (and the app role's grants). Returns nothing."""
+    """Install the append-only triggers on the audit table (and the app role's grants), leaving those in
+    place alone on PostgreSQL (module docstring). Returns nothing."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            for sql in PG_FUNCTIONS + PG_APPEND_ONLY:
-                cursor.execute(sql)
+            functions = installed_functions(cursor)
+            for sql in PG_FUNCTIONS:
+                if functions.get(_function_name(sql)) != _function_body(sql):
+                    cursor.execute(sql)
+            triggers = installed_triggers(cursor)
+            for i, spec in enumerate(APPEND_ONLY_TRIGGERS):
+                if spec not in triggers:
+                    cursor.execute(PG_APPEND_ONLY[2 * i])
+                    cursor.execute(PG_APPEND_ONLY[2 * i + 1])
             role = os.environ.get("OPENHSCT_DB_APP_ROLE", "")
             if role:
                 for sql in grant_sql(role):
@@ -149,14 +200,15 @@ def install_append_only(connection) -> None:
 
 def install_guards(connection, db_tables: dict[str, str] | list[str]) -> None:
     """Install every guard: append-only on the audit table and, on PostgreSQL, the trigger that records
-    changes made outside the application on each audited table (``db_tables``: table → model name).
-    Returns nothing."""
+    changes made outside the application on each audited table (``db_tables``: table → model name),
+    re-creating only a trigger that is missing or differs. Returns nothing."""
     install_append_only(connection)
     if connection.vendor != "postgresql":
         return
     existing = set(connection.introspection.table_names())
     with connection.cursor() as cursor:
+        triggers = installed_triggers(cursor)
         for db_table, model_name in dict(db_tables).items():
-            if db_table in existing:
+            if db_table in existing and _raw_trigger_spec(db_table, model_name) not in triggers:
                 for sql in _raw_trigger_sql(db_table, model_name):
                     cursor.execute(sql)

@@ -11,8 +11,14 @@ PostgreSQL manual advises for bulk loads ("Populating a Database", §14.4: "Remo
 Foreign Key Constraints"). On SQLite the table's secondary indexes are dropped and created again; on
 PostgreSQL its foreign keys are dropped and added back with their own definitions, PostgreSQL then
 checking every row in one join instead of one query per row. It all happens inside the import's
-transaction, so a failure restores indexes and constraints with the data. On PostgreSQL, other sessions
-that read a table whose keys are being rebuilt wait until the import commits.
+transaction, so a failure restores indexes and constraints with the data.
+
+On PostgreSQL the keys are rebuilt only by the first import into an empty registry. Dropping a foreign key
+takes an ACCESS EXCLUSIVE lock on the table and on the patients table it points to, held until the import
+commits: in a registry in use, every reader of those tables (a clinic page, ``pg_dump`` taking a backup)
+would wait for the whole import, and a person saving a record while the import also waited for the audit
+chain ended in a deadlock, one of the two transactions aborted (measured with ten writers and backups at
+once, tests/registry/test_backup_restore.py).
 """
 
 from __future__ import annotations
@@ -47,6 +53,17 @@ class References:
         self._frames: dict[str, pd.DataFrame] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pending: Future | None = None
+        self._first_load: bool | None = None
+
+    def first_load(self) -> bool:
+        """Whether this import is the first into an empty registry (no patient before its first write;
+        asked once, at the first table it writes). Returns it."""
+        if self._first_load is None:
+            from openhsct.registry import models as m
+
+            self.wait()
+            self._first_load = not m.Patient.objects.exists()
+        return self._first_load
 
     def start(self, job: Callable[[], None]) -> None:
         """Run ``job`` (a table's COPY) on the one background thread, after the one before it, so that
@@ -151,7 +168,7 @@ def insert_rows(table: Table, frame: pd.DataFrame, refs: References) -> None:
         return
     columns = db_columns(table, frame.reset_index(drop=True), refs)
     if connection.vendor == "postgresql":
-        refs.start(_copy_job(table, columns, connection))
+        refs.start(_copy_job(table, columns, connection, rebuild_keys=refs.first_load()))
     else:
         _executemany(table, columns, connection)
 
@@ -249,10 +266,11 @@ def _arrow_column(kind: str, values: np.ndarray):
     return pa.array(values, type=pa.string(), mask=empty)
 
 
-def _copy_job(table: Table, columns: list, connection) -> Callable[[], None]:
+def _copy_job(table: Table, columns: list, connection, *, rebuild_keys: bool) -> Callable[[], None]:
     """The load of one table as a function for the background thread: Arrow CSV into ``COPY``, with the
-    table's foreign keys dropped and added back around a large load. It talks to psycopg's connection
-    directly (Django's wrapper belongs to the importing thread, which waits meanwhile)."""
+    table's foreign keys dropped and added back around a large load when ``rebuild_keys`` (the first
+    import into an empty registry: module docstring). It talks to psycopg's connection directly (Django's
+    wrapper belongs to the importing thread, which waits meanwhile)."""
     import pyarrow as pa
 
     names = [n for n, _, _ in columns]
@@ -267,7 +285,8 @@ def _copy_job(table: Table, columns: list, connection) -> Callable[[], None]:
 
         options = pcsv.WriteOptions(include_header=False, quoting_style="needed")
         with raw.cursor() as cursor:
-            dropped = _drop_foreign_keys(cursor, db_table) if _rebuild_pays(cursor, db_table, data.num_rows) else []
+            rebuild = rebuild_keys and _rebuild_pays(cursor, db_table, data.num_rows)
+            dropped = _drop_foreign_keys(cursor, db_table) if rebuild else []
             with cursor.copy(sql) as copy:
                 for start in range(0, data.num_rows, _COPY_BATCH):
                     buf = io.BytesIO()
