@@ -40,7 +40,7 @@ pytestmark = pytest.mark.django_db
 BACKEND = "postgresql" if os.environ.get("OPENHSCT_TEST_BACKEND") == "postgresql" else "sqlite"
 PROFILE = os.environ.get("OPENHSCT_FUZZ_PROFILE", "ci" if os.environ.get("CI") == "true" else "local")
 # Examples per profile and backend, sized to the measured rate on a 2-core machine (docs/security.md).
-EXAMPLES = {"local": {"sqlite": 20, "postgresql": 10}, "ci": {"sqlite": 60, "postgresql": 30},
+EXAMPLES = {"local": {"sqlite": 20, "postgresql": 10}, "ci": {"sqlite": 100, "postgresql": 50},
             "deep": {"sqlite": 100_000, "postgresql": 100_000}}
 REGRESSIONS = Path(__file__).parent / "fuzz_regressions"
 _BASES: dict[tuple[int, int, int], dict[str, bytes]] = {}

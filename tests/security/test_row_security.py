@@ -35,6 +35,29 @@ def test_installing_is_a_no_op_on_sqlite_and_covers_every_patient_table_on_postg
         assert "nothing to do" in out and row_security.install() == 0
 
 
+@pg_only
+@pytest.mark.django_db
+def test_after_migrate_only_what_is_missing_is_installed():
+    """Every command runs ``migrate``; with the policies in place its hook issues no DDL (``ALTER TABLE``
+    and ``CREATE POLICY`` lock each table against every reader), and a policy taken off is put back."""
+    import re
+
+    row_security.install()
+    statements: list[str] = []
+
+    def capture(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        assert row_security.install(only_missing=True) == 0
+    assert statements and not [q for q in statements if re.match(r"\s*(CREATE|DROP|ALTER)", q, re.I)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP POLICY {row_security.POLICY} ON registry_edssvisit")
+    assert row_security.install(only_missing=True) == 1
+    assert row_security.install(only_missing=True) == 0
+
+
 def _two_centres():
     """Centres A and B with two patients and one EDSS visit each. Returns (A, B)."""
     import datetime as dt

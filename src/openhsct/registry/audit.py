@@ -179,7 +179,6 @@ def _record_reads(request, response) -> None:
         rows = max(response.content.count(b"\n") - 1, 0)
         record_download(what=view, rows=rows, centre_codes=[centre] if centre else [])
         return
-    shown = None
     if "patient_key" in match.kwargs and "centre_code" in match.kwargs:
         shown = _keyed_patient(centre, match.kwargs["patient_key"])
     else:

@@ -7,7 +7,8 @@ the application's own checks (:mod:`openhsct.security.access`):
   data-quality tables) gets ``ENABLE`` and ``FORCE ROW LEVEL SECURITY`` and one policy: a row is visible and
   writable when its centre is in ``current_setting('openhsct.centre_ids', true)``: a comma-separated list
   of centre ids, ``*`` for every centre, empty or unset for none. Installed by
-  ``manage.py row_security install`` and after every ``migrate`` (idempotent; nothing on SQLite).
+  ``manage.py row_security install`` and after every ``migrate`` (idempotent; nothing on SQLite; after
+  ``migrate`` only what is missing, so a command's start takes no table lock).
 - **Not filtered**, and why: the audit trail (its hash chain spans every centre and is guarded by its own
   triggers and grants, docs/audit.md), users, roles and sessions (read to decide who is asking), patient
   accounts and invitations (read before the patient is known; they hold no clinical values).
@@ -88,9 +89,24 @@ def policy_sql(table: str, centre: str) -> list[str]:
     ]
 
 
-def install(conn=None, tables: dict[str, str] | None = None) -> int:
-    """Install the function and the policies (PostgreSQL; nothing elsewhere). Returns the number of tables
-    put under a policy (0 on SQLite)."""
+def _in_place(cursor) -> tuple[bool, set[str]]:
+    """Returns (whether the visibility function has this version's body, the tables that already have
+    row security enabled and forced and the centre policy)."""
+    cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'openhsct_rls_sees' "
+                   "AND pronamespace = to_regnamespace(current_schema())::oid")
+    row = cursor.fetchone()
+    body = FUNCTION_SQL.split("$$")[1]
+    cursor.execute("SELECT c.relname FROM pg_class c JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = %s "
+                   "WHERE c.relrowsecurity AND c.relforcerowsecurity "
+                   "AND c.relnamespace = to_regnamespace(current_schema())::oid", [POLICY])
+    return (row is not None and row[0] == body), {name for (name,) in cursor.fetchall()}
+
+
+def install(conn=None, tables: dict[str, str] | None = None, *, only_missing: bool = False) -> int:
+    """Install the function and the policies (PostgreSQL; nothing elsewhere). ``only_missing`` (after
+    every ``migrate``, which every command runs) leaves a table already under its policy alone: ``ALTER
+    TABLE`` and ``CREATE POLICY`` lock the table against every reader until commit. Returns the number of
+    tables put under a policy now (0 on SQLite)."""
     conn = conn or connection
     if conn.vendor != "postgresql":
         return 0
@@ -98,13 +114,17 @@ def install(conn=None, tables: dict[str, str] | None = None) -> int:
     existing = set(conn.introspection.table_names())
     done = 0
     with conn.cursor() as cursor:
+        function_ok, covered = _in_place(cursor) if only_missing else (False, set())
+        todo = [(t, c) for t, c in tables.items() if t in existing and t not in covered]
+        if not todo and function_ok:
+            return 0
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE waits for no deferred check of this transaction
-        cursor.execute(FUNCTION_SQL)
-        for table, centre in tables.items():
-            if table in existing:
-                for sql in policy_sql(table, centre):
-                    cursor.execute(sql)
-                done += 1
+        if not function_ok:
+            cursor.execute(FUNCTION_SQL)
+        for table, centre in todo:
+            for sql in policy_sql(table, centre):
+                cursor.execute(sql)
+            done += 1
     return done
 
 
@@ -131,7 +151,7 @@ def install_after_migrate(sender, using: str = "default", **kwargs) -> None:
     """After ``migrate`` (once, for the security app), install the policies when the option is on.
     Returns nothing."""
     if sender.label == "openhsct_security" and getattr(settings, "OPENHSCT_PG_ROW_SECURITY", False):
-        install(connections[using])
+        install(connections[using], only_missing=True)
 
 
 def role_problems(conn=None) -> list[str]:
