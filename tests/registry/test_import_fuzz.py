@@ -13,8 +13,8 @@ imports it. The property:
 
 Most examples call the import in-process, inside a savepoint rolled back afterwards; 1 % (the first
 and every hundredth after it) run the real command line in a child process (on a copy of a migrated
-SQLite file) to check exit status and stderr. Profiles (``OPENHSCT_FUZZ_PROFILE``): ``local`` (default, small), ``ci`` (set by scripts/test.sh
-under CI), ``deep``. Fixed bundles that once failed live in ``tests/registry/fuzz_regressions/`` and are
+SQLite file) to check exit status and stderr. Profiles (``OPENHSCT_FUZZ_PROFILE``): ``local`` (default,
+small), ``ci`` (set by scripts/test.sh under CI), ``deep``. Fixed bundles that once failed live in ``tests/registry/fuzz_regressions/`` and are
 replayed by ``test_regression_bundles``.
 """
 

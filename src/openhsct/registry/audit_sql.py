@@ -107,13 +107,17 @@ PG_FUNCTIONS = [
     END $$""",
 ]
 
+#: Each append-only trigger of the audit table: its (table, trigger, function, arguments), as
+#: :func:`installed_triggers` reads them back, and the statements that (re)create it.
 PG_APPEND_ONLY = [
-    f'DROP TRIGGER IF EXISTS "{AUDIT_TABLE}_append_only" ON "{AUDIT_TABLE}"',
-    f"""CREATE TRIGGER "{AUDIT_TABLE}_append_only" BEFORE UPDATE OR DELETE ON "{AUDIT_TABLE}"
-        FOR EACH ROW EXECUTE FUNCTION openhsct_audit_refuse()""",
-    f'DROP TRIGGER IF EXISTS "{AUDIT_TABLE}_no_truncate" ON "{AUDIT_TABLE}"',
-    f"""CREATE TRIGGER "{AUDIT_TABLE}_no_truncate" BEFORE TRUNCATE ON "{AUDIT_TABLE}"
-        FOR EACH STATEMENT EXECUTE FUNCTION openhsct_audit_refuse()""",
+    ((AUDIT_TABLE, f"{AUDIT_TABLE}_append_only", "openhsct_audit_refuse", ()), [
+        f'DROP TRIGGER IF EXISTS "{AUDIT_TABLE}_append_only" ON "{AUDIT_TABLE}"',
+        f"""CREATE TRIGGER "{AUDIT_TABLE}_append_only" BEFORE UPDATE OR DELETE ON "{AUDIT_TABLE}"
+            FOR EACH ROW EXECUTE FUNCTION openhsct_audit_refuse()"""]),
+    ((AUDIT_TABLE, f"{AUDIT_TABLE}_no_truncate", "openhsct_audit_refuse", ()), [
+        f'DROP TRIGGER IF EXISTS "{AUDIT_TABLE}_no_truncate" ON "{AUDIT_TABLE}"',
+        f"""CREATE TRIGGER "{AUDIT_TABLE}_no_truncate" BEFORE TRUNCATE ON "{AUDIT_TABLE}"
+            FOR EACH STATEMENT EXECUTE FUNCTION openhsct_audit_refuse()"""]),
 ]
 
 
@@ -123,7 +127,7 @@ def _raw_trigger_spec(db_table: str, model_name: str) -> tuple[str, str, str, tu
 
 
 def _raw_trigger_sql(db_table: str, model_name: str) -> list[str]:
-    name = f"{db_table}_audit_raw"[:63]
+    name = _raw_trigger_spec(db_table, model_name)[1]
     return [
         f'DROP TRIGGER IF EXISTS "{name}" ON "{db_table}"',
         f"""CREATE TRIGGER "{name}" AFTER INSERT OR UPDATE OR DELETE ON "{db_table}"
@@ -140,11 +144,6 @@ def grant_sql(role: str) -> list[str]:
         f'GRANT SELECT, INSERT ON "{AUDIT_TABLE}" TO {quoted}',
         f"GRANT USAGE ON SEQUENCE {AUDIT_TABLE}_id_seq TO {quoted}",
     ]
-
-
-#: (table, trigger, function, arguments) of each append-only trigger of PG_APPEND_ONLY, in its order.
-APPEND_ONLY_TRIGGERS = [(AUDIT_TABLE, f"{AUDIT_TABLE}_append_only", "openhsct_audit_refuse", ()),
-                        (AUDIT_TABLE, f"{AUDIT_TABLE}_no_truncate", "openhsct_audit_refuse", ())]
 
 
 def _function_name(sql: str) -> str:
@@ -185,10 +184,10 @@ def install_append_only(connection) -> None:
                 if functions.get(_function_name(sql)) != _function_body(sql):
                     cursor.execute(sql)
             triggers = installed_triggers(cursor)
-            for i, spec in enumerate(APPEND_ONLY_TRIGGERS):
+            for spec, statements in PG_APPEND_ONLY:
                 if spec not in triggers:
-                    cursor.execute(PG_APPEND_ONLY[2 * i])
-                    cursor.execute(PG_APPEND_ONLY[2 * i + 1])
+                    for sql in statements:
+                        cursor.execute(sql)
             role = os.environ.get("OPENHSCT_DB_APP_ROLE", "")
             if role:
                 for sql in grant_sql(role):
