@@ -10,7 +10,7 @@ exactly, with the import's audit event present exactly when its rows are; re-run
 "before". A killed ``openhsct export`` never leaves a torn bundle that import accepts. A gunicorn worker
 killed during an admin save leaves the record saved whole with its audit event, or not at all.
 
-Rounds: 8 locally and with CI=true, 1,000 with OPENHSCT_RELIABILITY_PROFILE=deep (kills of exports: 4,
+Rounds: 8 locally, 50 with CI=true, 1,000 with OPENHSCT_RELIABILITY_PROFILE=deep (kills of exports: 4,
 4, 200; kills of a server worker during an admin save: 12, 12, 500). The random times come from
 OPENHSCT_RELIABILITY_SEED (default 13), so a run can be repeated.
 """
@@ -47,7 +47,7 @@ from tests.registry.reliability import (
 
 pytestmark = pytest.mark.timeout(1800)
 
-KILLS = rounds(local=8, ci=8, deep=1000)
+KILLS = rounds(local=8, ci=50, deep=1000)
 PATIENTS = rounds(local=600, ci=600, deep=2000)
 EXPORT_KILLS = rounds(local=4, ci=4, deep=200)
 SEED = int(os.environ.get("OPENHSCT_RELIABILITY_SEED", "13"))
