@@ -151,6 +151,11 @@ def test_addresses_carry_opaque_keys_never_patient_codes(registry, client):
     late = m.Patient.objects.create(centre=registry["north"], patient_code="P077", sex="female",
                                     birth_year=1990, phenotype="RRMS", consent_status="given")
     assert staff.get(patient_url("NRT", "P077")).context["patient"] == late  # a patient added since
+    search = re.search(r'<form method="(\w+)" action="([^"]*)" role="search"', dashboard)
+    assert search and search.groups() == ("post", "/clinic/NRT/find/")  # a typed code goes in the body
+    found = staff.post("/clinic/NRT/find/", {"q": "P001"})
+    assert found.status_code == 303 and "P001" not in found["Location"]
+    assert ">P001</a>" in staff.get(found["Location"]).content.decode()
 
 
 @pytest.mark.parametrize("url", ["/clinic/NRT/", patient_url("NRT", "P001")])

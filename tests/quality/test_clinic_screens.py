@@ -108,11 +108,17 @@ def test_patient_search_and_pagination(registry, signed_in):
     assert "Page 1 of 2 (32 in all)" in first and "X022<" in first and "X023<" not in first
     second = client.get("/clinic/NRT/?page=2").content.decode().split('id="patients"')[1]
     assert "X023<" in second and "X022<" not in second and 'href="?page=1"' in second
-    found = client.get("/clinic/NRT/?q=x01").content.decode()
-    patients = found.split('id="patients"')[1]
+    found = client.post("/clinic/NRT/find/", {"q": " x01 "}, follow=True)
+    assert found.redirect_chain == [("/clinic/NRT/#patients", 303)]  # the typed code is in no address
+    patients = found.content.decode().split('id="patients"')[1]
     assert re.findall(r">(X01\d)</a>", patients) == [f"X01{i}" for i in range(10)] and "P001" not in patients
-    none = client.get("/clinic/NRT/?q=S001").content.decode()
+    kept = client.get("/clinic/NRT/").content.decode().split('id="patients"')[1]
+    assert "whose code contains “x01”" in kept  # the search stays (per centre, in the session) until cleared
+    none = client.post("/clinic/NRT/find/", {"q": "S001"}, follow=True).content.decode()
     assert "No patient of this centre has a code containing “S001”" in none  # another centre's patient
+    cleared = client.post("/clinic/NRT/find/", {"q": ""}, follow=True).content.decode()
+    assert "Page 1 of 2 (32 in all)" in cleared and "whose code contains" not in cleared
+    assert client.get("/clinic/NRT/?q=x01").content.decode().count("Page 1 of 2 (32 in all)") == 1  # ?q= is not read
 
 
 def test_patient_page_has_the_timeline_chart_its_table_and_the_audit_values(registry, signed_in):

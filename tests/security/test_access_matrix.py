@@ -531,20 +531,24 @@ def check_lists_searches_filters_and_autocomplete(world: World, clients: Clients
 
     code = world.canaries["A"][0]
     urls = [f"/admin/autocomplete/?app_label=registry&model_name=edssvisit&field_name=patient&term={code}",
-            f"/clinic/{B}/?q={code}", f"/clinic/{B}/queries/?status=open", f"/clinic/{B}/queries.csv",
+            f"/clinic/{B}/", f"/clinic/{B}/queries/?status=open", f"/clinic/{B}/queries.csv",
             f"/clinic/{B}/reminders.csv", "/clinic/", "/clinic/releases/", "/admin/registry/auditevent/?q=" + code]
     for model in admin.site._registry:
         if model._meta.label.startswith(access.CENTRE_SCOPED_MODELS):
             base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
             urls += [base, f"{base}?q={code}", f"{base}?centre__id__exact={world.centres['A'].pk}",
                      f"{base}?patient__id__exact={world.samples[('pk', 'A')]}"]
+    search = clients.clients["staff_b"].post(f"/clinic/{B}/find/", {"q": code})  # the dashboard search
+    assert search.status_code == 303, search.status_code
     seen = 0
     for url in urls:
         response = clients.request("staff_b", "GET", url)
         assert response.status_code in (200, 302, 403), (url, response.status_code)  # 403: admin-only tables
         body = (b"".join(response) if response.streaming else response.content).decode("utf-8", "replace")
-        if code in url:  # the page shows the searched text back; its results must hold none of A's rows
-            body = body.replace(code, "")
+        if url == f"/clinic/{B}/":
+            assert f"No patient of this centre has a code containing “{code}”" in body  # the search held
+        if code in url or url == f"/clinic/{B}/":  # the page shows the searched text back; its results
+            body = body.replace(code, "")  # must hold none of A's rows
         assert not canary_hits(body, world.canaries["A"]), url
         seen += 1
     own = clients.request("staff_a", "GET", "/admin/registry/patient/").content.decode()

@@ -80,6 +80,12 @@ def own_centre_read(identifiable: bool = True) -> Rule:
     return Rule("own_centre_read", READER, NOBODY, SAFE_METHODS, identifiable)
 
 
+def own_centre_search() -> Rule:
+    """Returns the rule of a search form readers post to: it changes no record (the typed text is kept in
+    the person's server-side session, so it never enters an address) and shows nothing itself."""
+    return Rule("own_centre_read", READER, READER, ("POST",), False)
+
+
 def own_centre_write(identifiable: bool = True, *, write_form: bool = False,
                      methods: tuple[str, ...] = FORM_METHODS) -> Rule:
     """Returns the rule of a page readers open and writers post to (``write_form``: writers only)."""
@@ -144,6 +150,7 @@ SITE_RULES: dict[str, Rule] = {
     "portal:clinic:release_publish": monitor_action(identifiable=False),
     "portal:clinic:release_preview": own_centre_write(identifiable=False),
     "portal:clinic:centre": own_centre_read(),
+    "portal:clinic:find": own_centre_search(),
     "portal:clinic:queries": own_centre_read(),
     "portal:clinic:queries_csv": own_centre_read(),
     "portal:clinic:query_answer": own_centre_write(write_form=True, methods=("POST",)),

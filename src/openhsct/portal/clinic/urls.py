@@ -16,6 +16,7 @@ urlpatterns = [
     path("releases/<str:release_id>/publish/", release_views.release_publish, name="release_publish"),
     path("<str:centre_code>/releases/<str:release_id>/", release_views.release_preview, name="release_preview"),
     path("<str:centre_code>/", views.centre_dashboard, name="centre"),
+    path("<str:centre_code>/find/", views.find_patient, name="find"),
     path("<str:centre_code>/queries/", quality.queries, name="queries"),
     path("<str:centre_code>/queries.csv", quality.queries_csv, name="queries_csv"),
     path("<str:centre_code>/queries/<int:query_id>/answer/", quality.query_answer, name="query_answer"),

@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import IntegrityError
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -83,7 +83,7 @@ def index(request):
 @require_GET
 def centre_dashboard(request, centre_code: str):
     centre = access.centre_named(centre_code)
-    search = request.GET.get("q", "").strip()[:32]
+    search = request.session.get(SEARCH_SESSION_KEY, {}).get(centre.centre_code, "")
     followup = selectors.followup_lists(centre)
     open_queries = quality.centre_queries(centre).exclude(status=Query.Status.CLOSED)
     return _render(
@@ -106,6 +106,30 @@ def centre_dashboard(request, centre_code: str):
             "is_monitor": _monitors(request.user),
         },
     )
+
+
+#: Where the dashboard's patient search keeps each centre's typed text: the server-side session, never the
+#: address, so a patient code typed into the search reaches no address bar, history, proxy log or Referer.
+SEARCH_SESSION_KEY = "clinic_patient_search"
+
+
+@clinic_view
+@require_http_methods(["POST"])
+def find_patient(request, centre_code: str):
+    """The dashboard's patient search: keeps the typed text (up to 32 characters; empty clears it) in the
+    session for this centre and sends the browser back to the dashboard's patient list (303)."""
+    centre = access.centre_named(centre_code)
+    text = request.POST.get("q", "").strip()[:32]
+    searches = dict(request.session.get(SEARCH_SESSION_KEY, {}))
+    if text:
+        searches[centre.centre_code] = text
+    else:
+        searches.pop(centre.centre_code, None)
+    request.session[SEARCH_SESSION_KEY] = searches
+    url = reverse(f"{request.resolver_match.namespace}:centre", args=[centre.centre_code]) + "#patients"
+    response = HttpResponseRedirect(url)
+    response.status_code = 303  # See Other: the browser follows with a GET
+    return response
 
 
 def _page(request, items, param: str, per_page: int):
