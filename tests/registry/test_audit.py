@@ -434,8 +434,39 @@ def test_installing_the_guards_again_takes_no_table_lock(db):
 
 
 @pytest.mark.skipif(not PG, reason="database roles are PostgreSQL's")
+def test_the_application_roles_grants_are_issued_only_when_they_differ(db, monkeypatch):
+    """Every command's ``migrate`` re-installs the guards: with the role's grants in place no GRANT or
+    REVOKE runs; a privilege given by hand (UPDATE) is taken back, and the SELECT and INSERT stay."""
+    from openhsct.registry.audit_sql import grants_in_place, install_append_only
+
+    role = "openhsct_audit_app"
+    monkeypatch.setenv("OPENHSCT_DB_APP_ROLE", role)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if cursor.fetchone() is None:
+            cursor.execute(f"CREATE ROLE {role} NOLOGIN")
+        install_append_only(connection)
+        assert grants_in_place(cursor, role)
+        statements: list[str] = []
+
+        def capture(execute, sql, params, many, context):
+            statements.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(capture):
+            install_append_only(connection)
+        assert statements and not [q for q in statements if re.match(r"\s*(GRANT|REVOKE)", q, re.I)]
+        cursor.execute(f'GRANT UPDATE ON "{audit.AUDIT_TABLE}" TO {role}')
+        assert not grants_in_place(cursor, role)
+        install_append_only(connection)
+        assert grants_in_place(cursor, role)
+        cursor.execute("SELECT has_table_privilege(%s, %s, 'UPDATE')", [role, audit.AUDIT_TABLE])
+        assert cursor.fetchone()[0] is False
+
+
+@pytest.mark.skipif(not PG, reason="database roles are PostgreSQL's")
 def test_the_application_role_may_only_insert_and_read_audit_rows(cast):
-    from openhsct.registry.audit_sql import grant_sql
+    from openhsct.registry.audit_sql import grant_sql, grants_in_place
 
     table = audit.AUDIT_TABLE
     with connection.cursor() as cursor:
@@ -445,6 +476,7 @@ def test_the_application_role_may_only_insert_and_read_audit_rows(cast):
         cursor.execute("GRANT USAGE ON SCHEMA public TO openhsct_audit_app")
         for sql in grant_sql("openhsct_audit_app"):
             cursor.execute(sql)
+        assert grants_in_place(cursor, "openhsct_audit_app")
         for privilege, allowed in (("SELECT", True), ("INSERT", True), ("UPDATE", False), ("DELETE", False),
                                    ("TRUNCATE", False)):
             cursor.execute("SELECT has_table_privilege('openhsct_audit_app', %s, %s)", [table, privilege])

@@ -13,7 +13,9 @@
 Every statement is idempotent: the same guards are installed by migration ``0005_audit_chain`` and after
 each ``migrate`` (so a table added later is covered at once). Every command runs ``migrate`` when it
 starts, so on PostgreSQL a guard already in place is left alone: a function is replaced only when its
-body differs, a trigger re-created only when it is missing or calls another function or arguments.
+body differs, a trigger re-created only when it is missing or calls another function or arguments,
+and the application role's grants re-issued only when they differ (then REVOKE and GRANT in one
+transaction, so the role is never seen without its INSERT).
 ``DROP TRIGGER`` takes an ACCESS EXCLUSIVE lock on its table; taken on every start it queued behind (and
 deadlocked with) the transactions of the people saving records while the command began.
 """
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import os
 import re
+
+from django.db import transaction
 
 from openhsct.registry.audit import AUDIT_TABLE, CHAIN_LOCK_KEY
 
@@ -146,6 +150,26 @@ def grant_sql(role: str) -> list[str]:
     ]
 
 
+#: What :func:`grant_sql` leaves the application role on the audit table: privilege → held.
+AUDIT_TABLE_PRIVILEGES = {"SELECT": True, "INSERT": True, "UPDATE": False, "DELETE": False, "TRUNCATE": False,
+                          "REFERENCES": False, "TRIGGER": False}
+
+
+def grants_in_place(cursor, role: str) -> bool:
+    """Returns True when ``role`` exists and holds exactly what :func:`grant_sql` gives it on the audit
+    table (and USAGE on its sequence), so nothing needs granting or revoking again."""
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+    if cursor.fetchone() is None:
+        return False
+    checks = " AND ".join(
+        f"{'' if held else 'NOT '}has_table_privilege(%s, %s, '{privilege}')"
+        for privilege, held in AUDIT_TABLE_PRIVILEGES.items())
+    params = [p for _ in AUDIT_TABLE_PRIVILEGES for p in (role, f'"{AUDIT_TABLE}"')]
+    cursor.execute(f"SELECT {checks} AND has_sequence_privilege(%s, %s, 'USAGE')",
+                   [*params, role, f"{AUDIT_TABLE}_id_seq"])
+    return bool(cursor.fetchone()[0])
+
+
 def _function_name(sql: str) -> str:
     return re.search(r"FUNCTION (\w+)\(", sql).group(1)
 
@@ -189,9 +213,10 @@ def install_append_only(connection) -> None:
                     for sql in statements:
                         cursor.execute(sql)
             role = os.environ.get("OPENHSCT_DB_APP_ROLE", "")
-            if role:
-                for sql in grant_sql(role):
-                    cursor.execute(sql)
+            if role and not grants_in_place(cursor, role):  # revoke and grant together: no moment without
+                with transaction.atomic(using=connection.alias):  # the role's INSERT, never again if held
+                    for sql in grant_sql(role):
+                        cursor.execute(sql)
         elif connection.vendor == "sqlite":
             for sql in SQLITE_APPEND_ONLY:
                 cursor.execute(sql)
