@@ -370,6 +370,31 @@ def test_views_and_downloads_record_keys_and_counts_never_values(cast):
     assert download.detail["rows"] == 12 and download.actor == "north_staff"
 
 
+def test_a_list_page_names_the_patients_it_showed_and_only_those_the_reader_may_read(cast):
+    """``patients_shown``: codes standing in the page as whole tokens, among the patients the person may
+    read (of the URL's centre where it names one); HTML-escaped text is read as shown; other answers name
+    none. The clinic dashboard's read event names the patients of its list."""
+    from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+    from django.test import Client
+
+    for centre, code in (("north", "N-1"), ("north", "N2"), ("south", "N2"), ("south", "S3")):
+        m.Patient.objects.create(centre=cast[centre], patient_code=code, sex="female", birth_year=1980,
+                                 phenotype="RRMS", consent_status="given")
+    page = HttpResponse("<td>N-1</td><td>S3</td><td>XN2</td> N-10 &lt;N2&gt; patient N-1.")
+    assert audit.patients_shown(cast["north_staff"], page) == [("NRT", "N-1"), ("NRT", "N2")]
+    assert audit.patients_shown(cast["monitor"], page) == [("NRT", "N-1"), ("NRT", "N2"), ("SRC", "N2"),
+                                                           ("SRC", "S3")]
+    assert audit.patients_shown(cast["monitor"], page, "SRC") == [("SRC", "N2"), ("SRC", "S3")]
+    assert audit.patients_shown(cast["monitor"], JsonResponse({"results": [{"text": "S3"}]})) == [("SRC", "S3")]
+    assert audit.patients_shown(cast["monitor"], HttpResponse("S3", content_type="text/plain")) == []
+    assert audit.patients_shown(cast["monitor"], StreamingHttpResponse(iter(["S3"]))) == []
+    client = Client()
+    client.force_login(cast["north_staff"])
+    assert client.get("/clinic/NRT/").status_code == 200
+    event = m.AuditEvent.objects.filter(action="view").latest("pk")
+    assert event.detail["patients"] == ["NRT/N-1", "NRT/N2"] and event.detail["centres"] == ["NRT"]
+
+
 def test_history_for_a_patient_lists_each_change_with_before_and_after(cast):
     patient = m.Patient.objects.create(centre=cast["north"], patient_code="H1", sex="female", birth_year=1984,
                                        phenotype="RRMS", consent_status="given")

@@ -11,6 +11,7 @@ no patient record.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -63,6 +64,7 @@ class World:
     admin_objects: dict  # (model label, owner) → pk
     canaries: dict  # owner → list of strings only that centre's pages may show
     release_id: str
+    patient_codes: dict = dataclasses.field(default_factory=dict)  # centre code → its patients' codes
 
 
 def _bare_user(username: str, *, superuser: bool = False, staff: bool = True, active: bool = True):
@@ -195,7 +197,8 @@ def build_world(tmp_path) -> World:
         owner: [p.patient_code for p in patients[owner]] + [f"CANARY{k}{owner}X" for k in "QWVF"]
         for owner in ("A", "B")
     }
-    return World(centres, users, samples, _admin_objects(), canaries, release.pk)
+    codes = {c.centre_code: [p.patient_code for p in patients[o]] for o, c in centres.items()}
+    return World(centres, users, samples, _admin_objects(), canaries, release.pk, codes)
 
 
 def _instrument() -> str:
@@ -516,7 +519,24 @@ def _read_audit_problems(role, url, name, rule, response, reads_before, world) -
     if shown and not rule.identifiable:
         problems.append(f"{role} GET {url} ({name}) shows patient codes {shown[:3]} but its rule is not "
                         "marked identifiable")
+    named = _last_read_patients() if rule.identifiable and new == 1 else None
+    if named is not None:  # a page (not a download) must name every patient it showed
+        unnamed = [f"{c}/{code}" for c, codes in world.patient_codes.items() for code in codes
+                   if code in shown and f"{c}/{code}" not in named
+                   and not any(f"{other}/{code}" in named for other in world.patient_codes)]
+        if unnamed:
+            problems.append(f"{role} GET {url} ({name}) showed patients its read event does not name: "
+                            f"{unnamed[:3]}")
     return problems
+
+
+def _last_read_patients() -> set[str] | None:
+    """Returns the ``centre/patient`` codes the newest read event names; None when it is a download
+    (which records what and how many rows)."""
+    from openhsct.registry.models import AuditEvent
+
+    event = AuditEvent.objects.filter(action__in=("view", "download")).order_by("-pk").first()
+    return set((event.detail or {}).get("patients", [])) if event and event.action == "view" else None
 
 
 def _registry_models() -> list[str]:
@@ -615,7 +635,8 @@ def test_a_path_keyword_without_a_sample_fails():
 @pytest.mark.django_db
 def test_the_matrix_fails_a_page_showing_codes_unmarked_and_an_identifiable_page_read_unaudited():
     """The read-audit check of the matrix is not vacuous: a page whose rule is not ``identifiable`` but
-    which shows a planted code fails, and so does an identifiable page that leaves no read event."""
+    which shows a planted code fails, and so does an identifiable page that leaves no read event, or one
+    whose read event does not name a patient the page showed."""
     from types import SimpleNamespace
 
     from django.http import HttpResponse
@@ -628,3 +649,12 @@ def test_the_matrix_fails_a_page_showing_codes_unmarked_and_an_identifiable_page
     unaudited = _read_audit_problems("staff_a", "/x/", "portal:x", access.own_centre_read(),
                                      HttpResponse("no code"), _read_events(), world)
     assert unaudited == ["staff_a GET /x/ (portal:x) is identifiable and left 0 read events, expected 1"]
+    from openhsct.registry import audit
+
+    world.patient_codes = {"CA": ["CANA01"], "CB": ["CANB01"]}
+    for named, want in (([], ["staff_a GET /x/ (portal:x) showed patients its read event does not name: "
+                              "['CA/CANA01']"]), ([("CA", "CANA01")], [])):
+        before = _read_events()
+        audit.record_view(view="portal:x", patients=named, centre_codes=["CA"])
+        assert _read_audit_problems("staff_a", "/x/", "portal:x", access.own_centre_read(),
+                                    HttpResponse("<td>CANA01</td>"), before, world) == want

@@ -126,8 +126,12 @@ class PatientAdmin(ScopedAdmin):
 
 
 def _register(model, display, date_hierarchy=None):
+    """Register ``model``'s admin. Its links to a patient or another record are searched as one types
+    (autocomplete, scoped like the lists), so a form shows the chosen record only: never a drop-down of
+    every patient of the centre, or of the registry for a monitor."""
+    links = tuple(f.name for f in model._meta.fields if f.many_to_one and f.related_model is not m.Centre)
     attrs = {"list_display": ("patient", *display), "search_fields": ("patient__patient_code",),
-             "list_select_related": ("patient", "patient__centre"), "raw_id_fields": ()}
+             "list_select_related": ("patient", "patient__centre"), "autocomplete_fields": links}
     if date_hierarchy:
         attrs["date_hierarchy"] = date_hierarchy
     admin.site.register(model, type(f"{model.__name__}Admin", (ScopedAdmin,), attrs))

@@ -28,6 +28,7 @@ import dataclasses
 import datetime as dt
 import getpass
 import hashlib
+import html
 import json
 import re
 import sys
@@ -167,7 +168,8 @@ def _record_reads(request, response) -> None:
     """Record a signed-in GET that showed identifiable data: one event per page (ASVS 8.3.5). A CSV
     download records what and how many rows; a patient's page (clinic or admin) its keys and the view;
     any other page the access rule table marks ``identifiable`` (lists, searches, queries, autocomplete,
-    a patient's own pages) the view and the centre it names. Never the values. Returns nothing."""
+    a patient's own pages) the view, the centre it names and the patients it showed
+    (:func:`patients_shown`). Never the values. Returns nothing."""
     from openhsct.security.access import rule_for
 
     match = getattr(request, "resolver_match", None)
@@ -183,12 +185,47 @@ def _record_reads(request, response) -> None:
         shown = _keyed_patient(centre, match.kwargs["patient_key"])
     else:
         shown = _admin_patient(match)
-    if shown is not None:
-        record_view(view=view, patients=[shown])
+    if shown is not None:  # the record's patient, and any other a page of it names
+        record_view(view=view, patients=[shown, *patients_shown(request.user, response, centre)])
         return
     rule = rule_for(match)
     if rule is not None and rule.identifiable:
-        record_view(view=view, patients=[], centre_codes=[centre] if centre else [])
+        record_view(view=view, patients=patients_shown(request.user, response, centre),
+                    centre_codes=[centre] if centre else [])
+
+
+#: A run of characters a patient code is made of, as it stands in a page (whole tokens only).
+_CODE_TOKEN = re.compile(r"[\w.\-]{1,32}")
+#: How many tokens one lookup asks about (below every engine's limit on query parameters).
+_TOKEN_CHUNK = 500
+
+
+def patients_shown(user, response, centre_code: str = "") -> list[tuple[str, str]]:
+    """The (centre, patient) codes a list or search page showed ``user``: every patient the person may
+    read (of the URL's centre, where it names one; a patient account: its own patient) whose code stands
+    in the page as a whole token (letters, digits, ``.``, ``-``, ``_``). A code two readable centres share
+    is named for both. Returns them sorted; [] for a streamed answer or one that is not HTML or JSON
+    (``application/json`` or ``…+json``)."""
+    from openhsct.registry import roles
+    from openhsct.registry.models import Patient
+
+    kind = response.get("Content-Type", "").split(";")[0].strip()
+    if response.streaming or not (kind == "text/html" or kind == "application/json" or kind.endswith("+json")):
+        return []
+    text = html.unescape(response.content.decode(response.charset or "utf-8", "replace"))
+    found_tokens = set(_CODE_TOKEN.findall(text))
+    tokens = sorted(found_tokens | {t.strip(".-") for t in found_tokens} - {""})  # "… patient N2." names N2
+    if hasattr(user, "patient_account"):
+        readable = Patient.objects.filter(account__user=user)
+    else:
+        readable = Patient.objects.filter(centre__in=roles.readable_centres(user))
+    if centre_code:
+        readable = readable.filter(centre__centre_code=centre_code)
+    found: set[tuple[str, str]] = set()
+    for i in range(0, len(tokens), _TOKEN_CHUNK):
+        chunk = tokens[i:i + _TOKEN_CHUNK]
+        found.update(readable.filter(patient_code__in=chunk).values_list("centre__centre_code", "patient_code"))
+    return sorted(found)
 
 
 # ------------------------------------------------------------------------------------------ what is audited
@@ -730,8 +767,8 @@ def record_download(*, what: str, rows: int, centre_codes: Iterable[str] = (), a
 
 def record_view(*, view: str, patients: Iterable[tuple[str, str]], centre_codes: Iterable[str] = (),
                 actor: str = "") -> None:
-    """Write the event for a page showing identifiable data: the view and the (centre, patient) codes it
-    showed, or for a list the centres it covers — never the clinical values. The keys live in ``detail``
+    """Write the event for a page showing identifiable data: the view, the (centre, patient) codes it
+    showed and, for a list, the centre it covers — never the clinical values. The keys live in ``detail``
     only, so reads stay out of the centre's and the patient's lists of changes. Returns nothing."""
     keys = sorted({(c, p) for c, p in patients})
     detail = {"view": view, "patients": [f"{c}/{p}" for c, p in keys]}
