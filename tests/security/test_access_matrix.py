@@ -520,10 +520,9 @@ def _read_audit_problems(role, url, name, rule, response, reads_before, world) -
         problems.append(f"{role} GET {url} ({name}) shows patient codes {shown[:3]} but its rule is not "
                         "marked identifiable")
     named = _last_read_patients() if rule.identifiable and new == 1 else None
-    if named is not None:  # a page (not a download) must name every patient it showed
-        unnamed = [f"{c}/{code}" for c, codes in world.patient_codes.items() for code in codes
-                   if code in shown and f"{c}/{code}" not in named
-                   and not any(f"{other}/{code}" in named for other in world.patient_codes)]
+    if named is not None:  # a page (not a download) names every patient it showed (a code two centres
+        unnamed = [f"{c}/{code}" for c, codes in world.patient_codes.items() for code in codes  # share: either)
+                   if code in shown and not any(f"{other}/{code}" in named for other in world.patient_codes)]
         if unnamed:
             problems.append(f"{role} GET {url} ({name}) showed patients its read event does not name: "
                             f"{unnamed[:3]}")
@@ -641,6 +640,8 @@ def test_the_matrix_fails_a_page_showing_codes_unmarked_and_an_identifiable_page
 
     from django.http import HttpResponse
 
+    from openhsct.registry import audit
+
     world = SimpleNamespace(canaries={"A": ["CANA01"], "B": ["CANB01"]})
     shows_code = HttpResponse("<td>CANB01</td>")
     unmarked = _read_audit_problems("monitor", "/x/", "portal:x", access.own_centre_read(identifiable=False),
@@ -649,8 +650,6 @@ def test_the_matrix_fails_a_page_showing_codes_unmarked_and_an_identifiable_page
     unaudited = _read_audit_problems("staff_a", "/x/", "portal:x", access.own_centre_read(),
                                      HttpResponse("no code"), _read_events(), world)
     assert unaudited == ["staff_a GET /x/ (portal:x) is identifiable and left 0 read events, expected 1"]
-    from openhsct.registry import audit
-
     world.patient_codes = {"CA": ["CANA01"], "CB": ["CANB01"]}
     for named, want in (([], ["staff_a GET /x/ (portal:x) showed patients its read event does not name: "
                               "['CA/CANA01']"]), ([("CA", "CANA01")], [])):
