@@ -458,18 +458,24 @@ def test_installing_the_guards_again_takes_no_table_lock(db):
                 ("EdssVisit",)) in installed_triggers(cursor)
 
 
+def _application_role() -> str:
+    """Returns the name of a login-less role standing for the application's (created where missing)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = 'openhsct_audit_app'")
+        if cursor.fetchone() is None:
+            cursor.execute("CREATE ROLE openhsct_audit_app NOLOGIN")
+    return "openhsct_audit_app"
+
+
 @pytest.mark.skipif(not PG, reason="database roles are PostgreSQL's")
 def test_the_application_roles_grants_are_issued_only_when_they_differ(db, monkeypatch):
     """Every command's ``migrate`` re-installs the guards: with the role's grants in place no GRANT or
     REVOKE runs; a privilege given by hand (UPDATE) is taken back, and the SELECT and INSERT stay."""
     from openhsct.registry.audit_sql import grants_in_place, install_append_only
 
-    role = "openhsct_audit_app"
+    role = _application_role()
     monkeypatch.setenv("OPENHSCT_DB_APP_ROLE", role)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
-        if cursor.fetchone() is None:
-            cursor.execute(f"CREATE ROLE {role} NOLOGIN")
         install_append_only(connection)
         assert grants_in_place(cursor, role)
         statements: list[str] = []
@@ -494,10 +500,8 @@ def test_the_application_role_may_only_insert_and_read_audit_rows(cast):
     from openhsct.registry.audit_sql import grant_sql, grants_in_place
 
     table = audit.AUDIT_TABLE
+    _application_role()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = 'openhsct_audit_app'")
-        if cursor.fetchone() is None:
-            cursor.execute("CREATE ROLE openhsct_audit_app NOLOGIN")
         cursor.execute("GRANT USAGE ON SCHEMA public TO openhsct_audit_app")
         for sql in grant_sql("openhsct_audit_app"):
             cursor.execute(sql)

@@ -218,7 +218,7 @@ def patients_shown(user, response, centre_code: str = "") -> list[tuple[str, str
     if hasattr(user, "patient_account"):
         readable = Patient.objects.filter(account__user=user)
     else:
-        readable = Patient.objects.filter(centre__in=roles.readable_centres(user))
+        readable = roles.readable_patients(user)
     if centre_code:
         readable = readable.filter(centre__centre_code=centre_code)
     found: set[tuple[str, str]] = set()
