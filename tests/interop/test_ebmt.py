@@ -38,3 +38,19 @@ def test_every_column_is_documented():
         assert column in doc and source in doc
     for item in ebmt.UNMATCHED:
         assert item in doc
+
+
+def test_formula_text_is_escaped_and_numbers_stay_numbers(tmp_path):
+    """The summary goes through the one CSV writer: text that begins with ``=`` gets one leading ``'``;
+    EDSS and counts are written as plain numbers."""
+    from openhsct.registry.importer import import_bundle
+
+    bundle = small_bundle()
+    bundle["patients"][0]["consent_sharing"] = "yes"
+    bundle["eligibility"][0]["prior_dmts"] = "'=HYPERLINK(\"http://example.org\")"  # stored as =HYPERLINK(…)
+    import_bundle(write(bundle, tmp_path / "in"))
+    ebmt.export_ebmt(tmp_path / "ebmt.csv")
+    text = (tmp_path / "ebmt.csv").read_text(encoding="utf-8")
+    rows = pd.read_csv(tmp_path / "ebmt.csv", dtype=str, keep_default_na=False)
+    assert rows.iloc[0]["Prior disease-modifying treatments"] == "'=HYPERLINK(\"http://example.org\")"
+    assert rows.iloc[0]["EDSS before HSCT"] == "3.5" and ",3.5," in text

@@ -87,3 +87,27 @@ def test_questionnaire_answers_are_checked_on_import(tmp_path, db):
     assert "pro_answers.csv:2:answer: not one of the item's answer codes" in details
     assert "pro_answers.csv:3:item: not an item of this instrument" in details
     assert "pro_answers.csv:4:response_date: nothing can be recorded after death_date" in details
+
+
+def test_text_beginning_with_a_quote_or_a_formula_comes_back_exactly(db, tmp_path):
+    """Free text that begins with ``'`` or a formula character survives registry → REDCap → registry
+    unchanged (the temporary bundle the conversion writes carries the one CSV writer's escape, which the
+    import then undoes exactly)."""
+    from openhsct.registry.csvsafe import escape_cell
+    from openhsct.registry.importer import import_bundle
+    from tests.registry.bundle_factory import small_bundle, write
+
+    bundle = small_bundle()
+    texts = {("eligibility", 1, "reason"): "'twas judged eligible", ("deaths", 0, "cause"): "=1+1",
+             ("eligibility", 0, "reason"): "''two quotes"}
+    for (table, i, column), text in texts.items():
+        bundle[table][i][column] = escape_cell(text)  # as the exchange format writes it
+    import_bundle(write(bundle, tmp_path / "in"))
+    before = registry_frames()
+    redcap.export_records(tmp_path / "records.csv")
+    empty_registry()
+    redcap.import_records(tmp_path / "records.csv")
+    after = registry_frames()
+    for table, _, column in texts:
+        assert sorted(after[table][column]) == sorted(before[table][column]), (table, column)
+    assert set(texts.values()) <= {v for t, _, c in texts for v in after[t][c]}

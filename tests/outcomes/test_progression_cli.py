@@ -117,3 +117,14 @@ def test_missing_column(tmp_path):
     result = CliRunner().invoke(app, ["progression", str(visits), "--out", str(tmp_path / "o.csv")])
     assert result.exit_code == 2
     assert f"{visits}:1:date: required column (missing)" in result.output
+
+
+def test_the_events_file_is_safe_to_open_in_a_spreadsheet(tmp_path):
+    """An id that begins with a formula character is written with one leading ``'`` (the project's one
+    CSV writer); the numbers stay plain numbers."""
+    visits = _write(tmp_path, "v.csv", VISITS.replace("\nA,", "\n=A,"))
+    out = tmp_path / "events.csv"
+    result = CliRunner().invoke(app, ["progression", str(visits), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[1].startswith("'=A,1,CDW,91,") and not any(line.startswith("=") for line in lines)

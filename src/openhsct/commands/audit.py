@@ -14,7 +14,6 @@ from openhsct.errors import OpenHSCTError
 
 EXPORT_COLUMNS = ("id", "at_utc", "actor", "action", "model", "object_pk", "centre_code", "patient_code", "via",
                   "request_id", "ip", "changes", "detail", "hash")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "'")
 
 
 def _date(text: str | None, option: str) -> dt.date | None:
@@ -24,11 +23,6 @@ def _date(text: str | None, option: str) -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise OpenHSCTError(f"{option} must be a date as YYYY-MM-DD (got {text!r})") from None
-
-
-def _cell(value: str) -> str:
-    """Returns text safe to open in a spreadsheet: a leading formula character gets one ``'``."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def _changes(before, after) -> str:
@@ -84,7 +78,10 @@ def export(
 
 
 def _write(out: Path, qs) -> int:
-    """Write ``qs`` (audit events) to ``out``; returns the number of rows."""
+    """Write ``qs`` (audit events) to ``out``; returns the number of rows. Streamed row by row (an
+    inspector's export can hold millions of events), with the one CSV writer's escape of text cells."""
+    from openhsct.registry.csvsafe import escape_cell
+
     n = 0
     with out.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\r\n")
@@ -94,7 +91,7 @@ def _write(out: Path, qs) -> int:
             text = [e.actor, e.action, e.model, e.object_pk, e.centre_code, e.patient_code, e.via,
                     e.request_id, e.ip, _changes(e.before, e.after), detail]
             writer.writerow([e.id, e.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-                             *(_cell(t) for t in text), e.hash])
+                             *(escape_cell(t) for t in text), e.hash])
             n += 1
     return n
 

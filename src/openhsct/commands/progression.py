@@ -96,6 +96,7 @@ def progression(
     from rich.table import Table
 
     from openhsct.outcomes.progression import msprog
+    from openhsct.registry.csvsafe import write_csv
 
     visit_frame = _read_csv(visits, {"id": "id", "date": "date", "EDSS": "number"})
     relapse_frame = None if relapses is None else _read_csv(relapses, {"id": "id", "date": "date"})
@@ -127,7 +128,7 @@ def progression(
     table = result.results.reindex(columns=columns)
     for col in ("time2event", "bl2event"):  # whole days from ISO dates: written as integers, blank when none
         table[col] = table[col].astype("Float64").astype("Int64")
-    table.to_csv(out, index=False)
+    write_csv(out, table)  # the one CSV writer: ids from the input file are text, escaped where needed
 
     counts = result.results.loc[result.results["nevent"] > 0]
     kinds = counts["event_type"]

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from openhsct.registry.csvsafe import rows_text
+
 # (column of the summary, where it comes from) — the map documented in docs/ebmt.md
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("Centre code (local)", "patients.centre_code"),
@@ -168,5 +170,7 @@ def export_ebmt(path: Path, *, centre_codes=None) -> EbmtExport:
 
     result = ebmt_summary(registry_frames(list(centre_codes) if centre_codes else None))
     path.parent.mkdir(parents=True, exist_ok=True)
-    result.rows.to_csv(path, index=False)
+    rows = result.rows
+    Path(path).write_text(rows_text(list(rows.columns), rows.itertuples(index=False, name=None)),
+                          encoding="utf-8", newline="")  # the one CSV writer: opened in spreadsheets to re-key
     return result

@@ -576,13 +576,15 @@ def import_frames(frames: dict[str, pd.DataFrame], origins: dict, *, source: Pat
                   dry_run: bool = False, progress=None, where=None):
     """Write converted exchange tables to a temporary bundle and import it with ``import_bundle``;
     validation problems are relabelled to where each row came from (``origins``)."""
+    from openhsct.registry.csvsafe import frame_csv
     from openhsct.registry.exchange import tables
     from openhsct.registry.importer import import_bundle
 
     with tempfile.TemporaryDirectory(prefix="openhsct-interop-") as tmp:
         for name, frame in frames.items():
-            if len(frame):
-                frame[tables()[name].column_names].to_csv(Path(tmp) / f"{name}.csv", index=False)
+            if len(frame):  # the one CSV writer: its escape is what the import undoes, so text arrives exactly
+                text = frame_csv(frame, tables()[name].columns)
+                (Path(tmp) / f"{name}.csv").write_text(text, encoding="utf-8", newline="")
         try:
             report = import_bundle(Path(tmp), actor=actor, dry_run=dry_run, progress=progress,
                                    origin=_origin(Path(source)))
