@@ -236,7 +236,7 @@ class EligibilityAssessment(PatientRecord):
         DEFERRED = "deferred", "Deferred"
 
     assessment_date = models.DateField()
-    edss = models.DecimalField(max_digits=3, decimal_places=1, validators=EDSS_VALIDATORS, help_text="EDSS 0–10, steps of 0.5")
+    edss = models.DecimalField(max_digits=3, decimal_places=1, validators=EDSS_VALIDATORS, help_text="EDSS 0–9.5 in steps of 0.5 (10 is death due to MS: record a death)")
     relapses_prior_12m = models.PositiveSmallIntegerField(help_text="Clinical relapses in the 12 months before")
     gd_assessed = models.CharField(max_length=8, choices=YesNoUnknown.choices, help_text="Gd-enhanced MRI done")
     gd_lesions = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Gd+ lesions; empty when not assessed")
@@ -646,7 +646,7 @@ class EdssVisit(PatientRecord):
         SELF_REPORTED = "self_reported", "Self-reported"
 
     visit_date = models.DateField()
-    edss = models.DecimalField(max_digits=3, decimal_places=1, validators=EDSS_VALIDATORS, help_text="EDSS 0–10, steps of 0.5")
+    edss = models.DecimalField(max_digits=3, decimal_places=1, validators=EDSS_VALIDATORS, help_text="EDSS 0–9.5 in steps of 0.5 (10 is death due to MS: record a death)")
     fs_visual = _fs("fs_visual")
     fs_brainstem = _fs("fs_brainstem")
     fs_pyramidal = _fs("fs_pyramidal")
