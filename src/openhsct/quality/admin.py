@@ -13,33 +13,12 @@ from django.contrib import admin
 
 from openhsct.quality import models as q
 from openhsct.quality.schedule import ScheduleError, parse_milestones
-from openhsct.registry import roles
+from openhsct.registry.admin import RuledAdmin
 
 
-class ReadOnlyScoped(admin.ModelAdmin):
-    """Visible to users with a role, scoped to the staff member's centre; nobody adds, changes or deletes."""
-
-    def has_module_permission(self, request):
-        return request.user.is_superuser or roles.membership(request.user) is not None
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser or roles.is_monitor(request.user):
-            return qs
-        centre = roles.staff_centre(request.user)
-        return qs.filter(centre=centre) if centre else qs.none()
+class ReadOnlyScoped(RuledAdmin):
+    """Visible to users with a role, scoped to the staff member's centre; nobody adds, changes or deletes
+    (the access rule table says so: :func:`openhsct.security.access._model_rules`)."""
 
 
 @admin.register(q.Query)
@@ -81,14 +60,8 @@ class VisitScheduleForm(forms.ModelForm):
 
 
 @admin.register(q.VisitSchedule)
-class VisitScheduleAdmin(admin.ModelAdmin):
-    """The administrator sets a centre's protocol; others with a role may read it."""
+class VisitScheduleAdmin(RuledAdmin):
+    """The administrator sets a centre's protocol; others with a role may read their centres' ones."""
 
     form = VisitScheduleForm
     list_display = ("centre", "milestones", "repeat_months", "window_days")
-
-    def has_module_permission(self, request):
-        return request.user.is_superuser or roles.membership(request.user) is not None
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)

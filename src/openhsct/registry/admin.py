@@ -16,7 +16,42 @@ admin.site.site_title = "OpenHSCT"
 admin.site.index_title = "Registry tables (your centre only, unless you are a monitor)"
 
 
-class ScopedAdmin(admin.ModelAdmin):
+class RuledAdmin(admin.ModelAdmin):
+    """An admin whose permissions are read from the access rule table (:mod:`openhsct.security.access`):
+    the rule the middleware enforces before a view runs also decides which links, buttons and forms the
+    admin offers, and a record is offered only when its centre is one the person may read (to show it) or
+    change (to save or delete it). Lists hold the rows of the centres the person may read."""
+
+    centre_lookup = "centre"  # the path from a row to its centre
+
+    def _allows(self, request, view: str, method: str, obj=None) -> bool:
+        from openhsct.security.access import admin_allows
+
+        return admin_allows(request.user, self.model, view, method, obj, site=self.admin_site.name)
+
+    def has_module_permission(self, request):
+        return self._allows(request, "changelist", "GET")
+
+    def has_view_permission(self, request, obj=None):
+        return self._allows(request, "changelist" if obj is None else "change", "GET", obj)
+
+    def has_add_permission(self, request):
+        return self._allows(request, "add", "POST")
+
+    def has_change_permission(self, request, obj=None):
+        return self._allows(request, "change", "POST", obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allows(request, "delete", "POST", obj)
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser or roles.is_monitor(request.user):
+            return qs
+        return qs.filter(**{f"{self.centre_lookup}__in": roles.readable_centres(request.user)})
+
+
+class ScopedAdmin(RuledAdmin):
     """Staff see and change their own centre's rows; monitors see all and change nothing. Every add and
     change form runs the registry's rules, as the import and the clinic forms do
     (:class:`~openhsct.registry.forms.RegistryModelForm`)."""
@@ -29,43 +64,15 @@ class ScopedAdmin(admin.ModelAdmin):
         fields = [f.name for f in self.model._meta.concrete_fields if f.name in NOT_EXCHANGED]
         return (*super().get_readonly_fields(request, obj), *fields)
 
-    def _has_role(self, request) -> bool:
-        return request.user.is_superuser or roles.membership(request.user) is not None
-
-    def has_module_permission(self, request):
-        return request.user.is_active and self._has_role(request)
-
-    def has_view_permission(self, request, obj=None):
-        if not self._has_role(request):
-            return False
-        return obj is None or roles.can_read_centre(request.user, roles.centre_of(obj))
-
-    def has_add_permission(self, request):
-        return request.user.is_superuser or roles.staff_centre(request.user) is not None
-
     def has_change_permission(self, request, obj=None):
-        if obj is None:
-            return request.user.is_superuser or roles.staff_centre(request.user) is not None
         from openhsct.quality.freeze import is_frozen  # a frozen record is read-only (docs/data-quality.md)
 
-        return roles.can_write_centre(request.user, roles.centre_of(obj)) and not is_frozen(obj)
+        return super().has_change_permission(request, obj) and (obj is None or not is_frozen(obj))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         from openhsct.quality.freeze import with_freeze_check
 
         return with_freeze_check(super().get_form(request, obj, change, **kwargs))
-
-    def has_delete_permission(self, request, obj=None):
-        return self.has_change_permission(request, obj)
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser or roles.is_monitor(request.user):
-            return qs
-        centre = roles.staff_centre(request.user)
-        if centre is None:
-            return qs.none()
-        return qs.filter(**{self.centre_lookup: centre})
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         centre = roles.staff_centre(request.user)
@@ -79,7 +86,7 @@ class ScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        if not roles.can_write_centre(request.user, roles.centre_of(obj)):
+        if not self._allows(request, "change" if change else "add", "POST", obj):  # the centre it now names
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied("You can only change your own centre's patients.")
@@ -100,21 +107,8 @@ class ScopedAdmin(admin.ModelAdmin):
 
 @admin.register(m.Centre)
 class CentreAdmin(ScopedAdmin):
-    centre_lookup = "pk__in"
+    centre_lookup = "pk"
     list_display = ("centre_code", "name", "country", "city", "synthetic")
-
-    def get_queryset(self, request):
-        qs = admin.ModelAdmin.get_queryset(self, request)
-        return qs.filter(pk__in=roles.readable_centres(request.user))
-
-    def has_add_permission(self, request):
-        return request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
 
 
 @admin.register(m.Patient)
@@ -160,7 +154,7 @@ _register(m.SecondTransplant, ("transplant_date", "kind", "indication"))
 
 
 @admin.register(m.AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(RuledAdmin):
     """The audit history is read-only for everyone; staff see their own centre's entries."""
 
     list_display = ("at", "actor", "action", "model", "object_pk", "centre_code", "patient_code", "changed_fields",
@@ -191,32 +185,13 @@ class AuditEventAdmin(admin.ModelAdmin):
         return format_html('<table class="audit-diff"><thead><tr><th>field</th><th>before</th><th>after</th>'
                            "</tr></thead><tbody>{}</tbody></table>", rows)
 
-    def has_module_permission(self, request):
-        return request.user.is_superuser or roles.membership(request.user) is not None
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
+        qs = admin.ModelAdmin.get_queryset(self, request)
         if request.user.is_superuser or roles.is_monitor(request.user):
             return qs
-        centre = roles.staff_centre(request.user)
-        return qs.filter(centre_code=centre.centre_code) if centre else qs.none()
+        return qs.filter(centre_code__in=roles.readable_centres(request.user).values("centre_code"))
 
 
 @admin.register(m.Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(RuledAdmin):
     list_display = ("user", "role", "centre")
-
-    def has_module_permission(self, request):
-        return request.user.is_superuser

@@ -230,10 +230,19 @@ def _model_rules(model, model_admin) -> dict[str, Rule]:
     if isinstance(model_admin, ReadOnlyScoped | AuditEventAdmin):
         read = own_centre_read()
         return {"changelist": read, "add": NOBODY_RULE, "change": read, "delete": NOBODY_RULE, "history": read}
+    if model._meta.label == "registry.Membership":  # who holds which role: the administrator's alone
+        return {"changelist": admin_only(), "add": admin_only(), "change": admin_only(), "delete": admin_only(),
+                "history": admin_reads()}
     if model is m.Centre or model._meta.label == "quality.VisitSchedule":
         read = reader_admin_writes()
         return {"changelist": read, "add": admin_only(), "change": read, "delete": admin_only(),
                 "history": own_centre_read(identifiable=False)}
+    from openhsct.registry.admin import RuledAdmin
+
+    if isinstance(model_admin, RuledAdmin):  # it asks this table: it must be one of the kinds above
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{type(model_admin).__name__}: give {model._meta.label} its rules in _model_rules")
     request = _superuser_request()
     may_change = model_admin.has_change_permission(request)
     return {
@@ -325,6 +334,33 @@ def centre_of(obj):
         return patient.centre
     code = getattr(obj, "centre_code", "")
     return m.Centre.objects.filter(centre_code=code).first() if code else None
+
+
+def may_write(user, centre) -> bool:
+    """Whether ``user`` may change rows of ``centre`` (None: rows of no centre, the administrator only).
+    Returns the answer."""
+    from openhsct.registry import roles
+
+    return roles.can_write_centre(user, centre)
+
+
+def admin_allows(user, model, view: str, method: str, obj=None, *, site: str = "admin") -> bool:
+    """Whether the rule of the admin page ``<site>:<app>_<model>_<view>`` lets ``user`` use ``method``
+    and, for a record ``obj``, whether its centre is one the user may read (GET, HEAD) or change (POST).
+
+    The admin classes' permission methods ask only this (:class:`openhsct.registry.admin.RuledAdmin`),
+    so the table that the middleware enforces before a view runs also decides which links, buttons and
+    forms the admin offers. Returns the answer.
+    """
+    rule = rule_table().get(f"{site}:{model._meta.app_label}_{model._meta.model_name}_{view}")
+    if rule is None or method not in rule.methods or not (user.is_authenticated and user.is_active):
+        return False
+    audience = rule.audience(method)
+    if audience == NOBODY or not in_audience(user, audience):
+        return False
+    if obj is None:
+        return True
+    return may_read(user, centre_of(obj)) if method in SAFE_METHODS else may_write(user, centre_of(obj))
 
 
 CENTRE_SCOPED_MODELS = ("registry.", "quality.")
