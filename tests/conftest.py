@@ -14,8 +14,11 @@ import pytest
 
 
 def pytest_report_header(config):
+    from tests.registry.reliability import fuzz_seed
+
     url = os.environ.get("OPENHSCT_DATABASE_URL", "sqlite (default)")
-    return f"OpenHSCT database: {url.split('@')[-1]}"
+    return [f"OpenHSCT database: {url.split('@')[-1]}",
+            f"import fuzzing seed: {fuzz_seed()} (OPENHSCT_FUZZ_SEED=<seed> draws the same bundles again)"]
 
 
 @pytest.fixture

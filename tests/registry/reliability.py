@@ -31,6 +31,24 @@ def rounds(*, local: int, ci: int, deep: int) -> int:
     return {"local": local, "ci": ci, "deep": deep}.get(PROFILE, local)
 
 
+def fuzz_seed() -> int | None:
+    """Returns the seed of the import fuzzing run: ``OPENHSCT_FUZZ_SEED`` when set, else one taken from
+    the checked-out commit, offset per backend (so each commit fuzzes bundles no earlier commit drew, and
+    a red run draws the same bundles again on the same commit); None outside a git checkout (Hypothesis
+    then draws as its profile says)."""
+    text = os.environ.get("OPENHSCT_FUZZ_SEED", "").strip()
+    if text:
+        return int(text)
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                              text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if len(head) != 40 or any(ch not in "0123456789abcdef" for ch in head):
+        return None
+    return int(head[:12], 16) + (1 if BACKEND == "postgresql" else 0)
+
+
 def assert_loopback(host: str | None) -> None:
     """Fail unless ``host`` is a loopback address (or a Unix socket folder): tests never leave the machine."""
     if not host or host.startswith("/"):

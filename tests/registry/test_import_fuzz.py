@@ -14,7 +14,8 @@ imports it. The property:
 Most examples call the import in-process, inside a savepoint rolled back afterwards; 1 % (the first
 and every hundredth after it) run the real command line in a child process (on a copy of a migrated
 SQLite file) to check exit status and stderr. Profiles (``OPENHSCT_FUZZ_PROFILE``): ``local`` (default,
-small), ``ci`` (set by scripts/test.sh under CI), ``deep``. Fixed bundles that once failed live in ``tests/registry/fuzz_regressions/`` and are
+small), ``ci`` (set by scripts/test.sh under CI), ``deep``. The seed comes from the checked-out commit
+(``OPENHSCT_FUZZ_SEED`` overrides it; pytest's header prints it), so each commit draws new bundles. Fixed bundles that once failed live in ``tests/registry/fuzz_regressions/`` and are
 replayed by ``test_regression_bundles``.
 """
 
@@ -29,11 +30,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from openhsct.errors import ValidationError
 from tests.registry.mutations import BY_NAME, CATALOGUE, mutate
+from tests.registry.reliability import fuzz_seed
 
 pytestmark = pytest.mark.django_db
 
@@ -179,6 +181,12 @@ _COUNT = itertools.count()
 MAX_EXAMPLES = int(os.environ.get("OPENHSCT_FUZZ_EXAMPLES", "0")) or EXAMPLES.get(PROFILE, EXAMPLES["local"])[BACKEND]
 
 
+#: Each commit draws its own bundles (the seed comes from the commit and is printed in pytest's header):
+#: over many CI runs the catalogue is tried in ever new combinations, and a red run repeats exactly.
+FUZZ_SEED = fuzz_seed()
+
+
+@seed(FUZZ_SEED)
 @settings(max_examples=MAX_EXAMPLES, deadline=None,
           phases=(Phase.explicit, Phase.reuse, Phase.generate),  # cases are small; shrinking imports is slow
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -196,6 +204,9 @@ def test_import_fuzz(tmp_path, cli_template, centres, patients, seed, names, mut
             check_cli(folder, cli_template, expects)
         else:
             check_in_process(folder, contents, bundle, expects, applied)
+    except Exception as exc:  # pytest runs with -q in CI (no header): say how to draw this run again
+        exc.add_note(f"import fuzzing seed {FUZZ_SEED}: OPENHSCT_FUZZ_SEED={FUZZ_SEED} draws the same bundles")
+        raise
     finally:
         shutil.rmtree(case, ignore_errors=True)
 
