@@ -72,6 +72,9 @@ def test_frozen_records_are_read_only_in_the_admin(registry, signed_in):
     assert staff.post(url, {"patient": frozen.patient_id, "visit_date": "2019-03-18", "edss": "4.0"}).status_code == 403
     frozen.refresh_from_db()
     assert str(frozen.edss) == "3.0"
+    delete = f"/admin/registry/edssvisit/{frozen.pk}/delete/"
+    assert staff.post(delete, {"post": "yes"}).status_code == 403  # nor deleted
+    assert m.EdssVisit.objects.filter(pk=frozen.pk).exists()
     form_class = with_freeze_check(modelform_factory(m.EdssVisit, fields=["patient", "visit_date", "edss"]))
     form = form_class({"patient": frozen.patient_id, "visit_date": "2019-01-02", "edss": "3.0"})
     assert not form.is_valid() and "frozen up to 2019-06-30" in form.non_field_errors()[0]

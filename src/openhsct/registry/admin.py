@@ -51,6 +51,13 @@ class RuledAdmin(admin.ModelAdmin):
         return qs.filter(**{f"{self.centre_lookup}__in": roles.readable_centres(request.user)})
 
 
+def _frozen(obj) -> bool:
+    """Whether ``obj`` lies within its centre's data freeze: read-only then (docs/data-quality.md)."""
+    from openhsct.quality.freeze import is_frozen
+
+    return obj is not None and is_frozen(obj)
+
+
 class ScopedAdmin(RuledAdmin):
     """Staff see and change their own centre's rows; monitors see all and change nothing. Every add and
     change form runs the registry's rules, as the import and the clinic forms do
@@ -65,9 +72,10 @@ class ScopedAdmin(RuledAdmin):
         return (*super().get_readonly_fields(request, obj), *fields)
 
     def has_change_permission(self, request, obj=None):
-        from openhsct.quality.freeze import is_frozen  # a frozen record is read-only (docs/data-quality.md)
+        return super().has_change_permission(request, obj) and not _frozen(obj)
 
-        return super().has_change_permission(request, obj) and (obj is None or not is_frozen(obj))
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not _frozen(obj)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         from openhsct.quality.freeze import with_freeze_check
