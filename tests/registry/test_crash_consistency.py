@@ -1,6 +1,6 @@
 """A kill at any moment loses nothing.
 
-A child process runs ``openhsct import`` of a synthetic bundle (2,000 patients in the deep profile, 600
+A child process runs ``openhsct import`` of a synthetic bundle (2,000 patients in the deep profile, 300
 locally and with CI=true, to keep CI within its time budget) into a database that already holds an earlier
 import. The parent measures the import's duration T once; then, round after round, it
 copies the prepared "before" database, starts the import and sends SIGKILL at a uniform random time in
@@ -48,7 +48,7 @@ from tests.registry.reliability import (
 pytestmark = pytest.mark.timeout(1800)
 
 KILLS = rounds(local=8, ci=50, deep=1000)
-PATIENTS = rounds(local=600, ci=600, deep=2000)
+PATIENTS = rounds(local=300, ci=300, deep=2000)
 EXPORT_KILLS = rounds(local=4, ci=4, deep=200)
 SEED = int(os.environ.get("OPENHSCT_RELIABILITY_SEED", "13"))
 
