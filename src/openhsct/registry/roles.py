@@ -78,12 +78,18 @@ def get_patient_for_writer(user, centre_code: str, patient_code: str) -> Patient
 
 
 def centre_of(obj) -> Centre | None:
-    """The centre an object belongs to (a centre, a patient or a patient's record)."""
+    """The centre a record belongs to: a centre itself, a patient's or a record's patient's, a workflow
+    row's ``centre``, an audit event's ``centre_code``. Returns the Centre, or None for rows of no centre."""
     if obj is None:
         return None
     if isinstance(obj, Centre):
         return obj
     if isinstance(obj, Patient):
         return obj.centre
+    if getattr(obj, "centre_id", None) is not None:
+        return obj.centre
     patient = getattr(obj, "patient", None)
-    return patient.centre if patient is not None else None
+    if patient is not None:
+        return patient.centre
+    code = getattr(obj, "centre_code", "")
+    return Centre.objects.filter(centre_code=code).first() if code else None

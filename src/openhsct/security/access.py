@@ -319,21 +319,11 @@ def in_audience(user, audience: str) -> bool:
 
 
 def centre_of(obj):
-    """The centre a record belongs to: a centre itself, a patient's or a record's patient's, a workflow
-    row's ``centre``, an audit event's ``centre_code``. Returns the Centre, or None for rows of no centre."""
-    from openhsct.registry import models as m
+    """The centre a record belongs to (:func:`openhsct.registry.roles.centre_of`). Returns the Centre, or
+    None for rows of no centre."""
+    from openhsct.registry import roles
 
-    if isinstance(obj, m.Centre):
-        return obj
-    if isinstance(obj, m.Patient):
-        return obj.centre
-    if getattr(obj, "centre_id", None) is not None:
-        return obj.centre
-    patient = getattr(obj, "patient", None)
-    if patient is not None:
-        return patient.centre
-    code = getattr(obj, "centre_code", "")
-    return m.Centre.objects.filter(centre_code=code).first() if code else None
+    return roles.centre_of(obj)
 
 
 def may_write(user, centre) -> bool:
